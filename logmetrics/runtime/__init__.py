@@ -1,0 +1,1 @@
+"""The runtime: loaded programs and the dispatch of lines through them."""

@@ -1,0 +1,108 @@
+"""The ``logmetrics`` command: check, dry-run (and the daemon's run).
+
+Errors go to stderr and the exit status is non-zero: 1 for a failure the
+user can fix (a program that does not compile, a missing log file), 2 for
+a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from logmetrics import __version__
+from logmetrics.errors import CompileErrors, LogmetricsError
+from logmetrics.exposition.render import FORMATS
+from logmetrics.runtime.loader import bundled_programs_dir
+
+EPILOG = """\
+Programs are written in the mtail language; regex literals may use grok
+patterns: %{NAME}, %{NAME:capture}, %{NAME:capture:int|float}.
+Without --progs, the bundled programs run (%(bundled)s).
+"""
+
+
+def _add_program_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progs", action="append", type=Path, metavar="PATH",
+        help="a program file, or a folder of *.mtail programs; repeatable "
+             "(default: the bundled programs)",
+    )
+    parser.add_argument(
+        "--patterns", action="append", type=Path, default=[], metavar="DIR",
+        help="a folder of grok pattern files (Logstash format: flat, or with legacy/ "
+             "and ecs-v1/ inside, where legacy/ is used); repeatable, later ones win",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser, with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="logmetrics",
+        description="Turn log files into Prometheus metrics with mtail programs extended with grok.",
+        epilog=EPILOG % {"bundled": bundled_programs_dir()},
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"logmetrics {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser(
+        "check", help="compile programs and patterns only; report every error",
+        description="Compile programs and grok patterns without reading any log. Every error is "
+                    "printed as file:line:col: message; the exit status is 1 if there is any.",
+    )
+    _add_program_options(check)
+    check.add_argument("--dump-code", action="store_true",
+                       help="print the Python code each program compiles to")
+
+    dry = commands.add_parser(
+        "dry-run", help="run programs over sample logs and print the metrics they produce",
+        description="Run programs over log files from start to end and print the metrics they "
+                    "produce on stdout. A match report goes to stderr: lines read, lines "
+                    "matched per program, runtime errors, and the first unmatched lines.",
+    )
+    _add_program_options(dry)
+    dry.add_argument("files", nargs="+", metavar="FILE",
+                     help="log files to read; '-' reads stdin; .gz files are decompressed")
+    dry.add_argument("--format", choices=FORMATS, default="prometheus",
+                     help="output format of the metrics (default: prometheus text)")
+    dry.add_argument("--prog-label", action="store_true",
+                     help="add a 'prog' label naming the program to every series, like mtail")
+    dry.add_argument("--show-unmatched", type=int, default=5, metavar="N",
+                     help="how many unmatched lines to show in the report (default: 5)")
+    dry.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                     help="progress on stderr: auto shows it when stderr is a terminal")
+    dry.add_argument("-q", "--quiet", action="store_true", help="no match report")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            from logmetrics.commands.check import run_check
+
+            return run_check(args)
+        if args.command == "dry-run":
+            from logmetrics.commands.dryrun import run_dry_run
+
+            return run_dry_run(args)
+    except CompileErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    except LogmetricsError as exc:
+        print(f"logmetrics: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

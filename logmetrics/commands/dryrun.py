@@ -1,0 +1,107 @@
+"""``logmetrics dry-run``: programs over sample logs, metrics to stdout, report to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+
+from logmetrics.commands.common import load_from_args
+from logmetrics.exposition.render import render
+from logmetrics.runtime.engine import Runtime
+from logmetrics.sources.static import read_batches
+
+
+@dataclass
+class MatchReport:
+    """What the dry-run saw, for the report on stderr."""
+
+    files: int = 0
+    lines: int = 0
+    unmatched: int = 0
+    examples: list[tuple[str, int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Progress:
+    """A one-line progress display on stderr, redrawn at most a few times a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.last = 0.0
+        self.start = time.monotonic()
+
+    def update(self, name: str, lines: int, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.25:
+            return
+        self.last = now
+        rate = lines / max(now - self.start, 1e-9)
+        where = f"{done / 1e6:,.1f} MB"
+        if total:
+            where += f" of {total / 1e6:,.1f} MB ({100 * done / total:.0f}%)"
+        sys.stderr.write(f"\r\x1b[K{name}: {where}, {lines:,} lines, {rate:,.0f} lines/s")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def run_dry_run(args: argparse.Namespace) -> int:
+    """Run the programs over every file, print metrics and the match report."""
+    _library, programs = load_from_args(args)
+    runtime = Runtime(programs)
+    report = MatchReport()
+    show = max(0, args.show_unmatched)
+    progress = Progress(
+        args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    )
+    started = time.perf_counter()
+    for source in args.files:
+        report.files += 1
+        name = "<stdin>" if source == "-" else source
+        first_line = 1
+        reader = read_batches(source)
+        for batch in reader:
+            result = runtime.process(batch, name, track_unmatched=True)
+            unmatched = result.unmatched or []
+            report.unmatched += len(unmatched)
+            for index in unmatched[: max(0, show - len(report.examples))]:
+                report.examples.append((name, first_line + index, batch[index]))
+            first_line += len(batch)
+            report.lines += len(batch)
+            progress.update(name, report.lines, reader.bytes_read, reader.total_bytes)
+    report.seconds = time.perf_counter() - started
+    progress.finish()
+    sys.stdout.write(render(runtime.store, args.format, prog_label=args.prog_label))
+    sys.stdout.flush()
+    if not args.quiet:
+        sys.stderr.write(format_report(report, runtime))
+    return 0
+
+
+def format_report(report: MatchReport, runtime: Runtime) -> str:
+    """The match report: lines read, matched per program, errors, unmatched examples."""
+    rate = report.lines / report.seconds if report.seconds > 0 else 0.0
+    out = [
+        f"# dry-run: {report.lines:,} lines from {report.files} file(s) "
+        f"in {report.seconds:.2f} s ({rate:,.0f} lines/s)"
+    ]
+    for program in runtime.programs:
+        stats = program.stats
+        share = 100 * stats.lines_matched / report.lines if report.lines else 0.0
+        out.append(
+            f"#   {program.name}: {stats.lines_matched:,} lines matched ({share:.1f}%), "
+            f"{stats.runtime_errors:,} runtime errors"
+        )
+        for message in stats.recent_errors:
+            out.append(f"#     error: {message}")
+    out.append(f"#   matched by no program: {report.unmatched:,} lines")
+    for name, number, line in report.examples:
+        out.append(f"#     {name}:{number}: {line[:300]}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,88 @@
+"""A prometheus-client collector over the metric store.
+
+One collector renders the whole store: no client-library object per label
+set, no ``_created`` series. Metrics of the same exported name declared by
+several programs are merged into one family when they agree on kind and
+labels; with ``prog_label`` each sample also carries the program's name,
+as mtail's ``--emit_prog_label`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.core import (
+    Metric as Family,
+)
+from prometheus_client.registry import Collector
+
+from logmetrics.store import Kind, Metric, MetricStore
+
+PROG_LABEL = "prog"
+
+
+class StoreCollector(Collector):
+    """Yields the store's exported metrics as Prometheus metric families."""
+
+    def __init__(self, store: MetricStore, prog_label: bool = False) -> None:
+        self.store = store
+        self.prog_label = prog_label
+
+    def collect(self) -> Iterator[Family]:
+        families: dict[str, tuple[Metric, Family]] = {}
+        for metric in self.store:
+            if metric.hidden or metric.kind is Kind.TEXT:
+                continue
+            labels = list(metric.labels)
+            if self.prog_label:
+                labels.append(PROG_LABEL)
+            name = metric.export_name
+            found = families.get(name)
+            if found is None:
+                family = _new_family(metric, labels)
+                families[name] = (metric, family)
+            else:
+                first, family = found
+                if first.kind is not metric.kind or first.labels != metric.labels:
+                    continue  # reported at load time; the first declaration wins
+            extra = [metric.program] if self.prog_label else []
+            _add_samples(family, metric, extra)
+        for _metric, family in families.values():
+            yield family
+
+
+def _new_family(metric: Metric, labels: list[str]) -> Family:
+    doc = f"{metric.kind.value} {metric.name} defined in {metric.program}"
+    if metric.kind is Kind.COUNTER:
+        name = metric.export_name
+        return CounterMetricFamily(name, doc, labels=labels)
+    if metric.kind is Kind.HISTOGRAM:
+        return HistogramMetricFamily(metric.export_name, doc, labels=labels)
+    return GaugeMetricFamily(metric.export_name, doc, labels=labels)
+
+
+def _add_samples(family: Family, metric: Metric, extra: list[str]) -> None:
+    if metric.kind is Kind.HISTOGRAM:
+        bounds = [*(_le(b) for b in metric.buckets), "+Inf"]
+        for key, value in metric.snapshot():
+            running = 0
+            buckets = []
+            for le, count in zip(bounds, value, strict=False):
+                running += count
+                buckets.append((le, running))
+            family.add_metric([*key, *extra], buckets, value[-1])  # type: ignore[call-arg]
+        return
+    for key, value in metric.snapshot():
+        family.add_metric([*key, *extra], value)  # type: ignore[call-arg]
+
+
+def _le(bound: float) -> str:
+    if math.isinf(bound):
+        return "+Inf"
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))

@@ -1,0 +1,59 @@
+"""Rendering the store as text: Prometheus text, OpenMetrics, or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from logmetrics.exposition.collector import StoreCollector
+from logmetrics.store import Kind, MetricStore
+
+FORMATS = ("prometheus", "openmetrics", "json")
+
+
+def registry_for(store: MetricStore, prog_label: bool = False) -> CollectorRegistry:
+    """A private registry holding only the store's metrics (no process metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store, prog_label=prog_label))
+    return registry
+
+
+def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False) -> str:
+    """The store's exported metrics in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt == "json":
+        return render_json(store, prog_label)
+    registry = registry_for(store, prog_label)
+    if fmt == "openmetrics":
+        return generate_openmetrics(registry).decode("utf-8")
+    if fmt == "prometheus":
+        return generate_latest(registry).decode("utf-8")
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def render_json(store: MetricStore, prog_label: bool = False) -> str:
+    """A JSON list of metrics, one object per metric with its label sets and values."""
+    out: list[dict[str, Any]] = []
+    for metric in store:
+        if metric.hidden:
+            continue
+        series = []
+        for key, value in sorted(metric.snapshot()):
+            labels = dict(zip(metric.labels, key, strict=True))
+            if prog_label:
+                labels["prog"] = metric.program
+            if metric.kind is Kind.HISTOGRAM:
+                bounds = [*metric.buckets, "+Inf"]
+                running, buckets = 0, {}
+                for le, count in zip(bounds, value, strict=False):
+                    running += count
+                    buckets[str(le)] = running
+                series.append({"labels": labels, "buckets": buckets, "sum": value[-1],
+                               "count": running})
+            else:
+                series.append({"labels": labels, "value": value})
+        out.append({"name": metric.export_name, "kind": metric.kind.value,
+                    "program": metric.program, "series": series})
+    return json.dumps(out, indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,384 @@
+"""The code generator: a checked program to one Python function.
+
+A program becomes the source of ``process(lines, filename, missed)``, which
+runs every line of a batch through the program with no interpretation layer
+between: regexes are bound ``search`` methods, metrics are dicts updated in
+place, captures are group lookups on the match object. The per-line cost is
+what the regexes cost, plus a few dict operations.
+
+A runtime error (a capture that is not a number, a division by zero) ends
+the program for that line only; ``on_error`` hears about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from logmetrics.lang import ast
+from logmetrics.lang.checker import CheckedProgram
+from logmetrics.lang.regexes import CaptureInfo
+from logmetrics.runtime import builtins
+from logmetrics.store import Kind, Metric
+
+_COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_ARITH = {"+": "+", "-": "-", "*": "*", "**": "**", "&": "&", "|": "|", "^": "^", "<<": "<<", ">>": ">>"}
+
+
+@dataclass
+class GeneratedProgram:
+    """The generated source, the namespace it runs in, and the metrics it writes."""
+
+    source: str
+    namespace: dict[str, Any]
+    metrics: dict[str, Metric]
+    patterns: list[str] = field(default_factory=list)
+
+
+def generate(checked: CheckedProgram, program_name: str) -> GeneratedProgram:
+    """Generate the Python source and namespace of a checked program."""
+    return _Generator(checked, program_name).run()
+
+
+class _Generator:
+    def __init__(self, checked: CheckedProgram, program_name: str) -> None:
+        self.checked = checked
+        self.program = program_name
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "_num": builtins.to_number,
+            "_int": builtins.to_int,
+            "_float": builtins.to_float,
+            "_bool": builtins.to_bool,
+            "_fmt": builtins.format_value,
+            "_idiv": builtins.int_div,
+            "_imod": builtins.int_mod,
+            "_cap": builtins.first_group,
+            "_strptime": builtins.strptime,
+            "_strtol": builtins.strtol,
+            "_now": builtins.now,
+        }
+        self.metrics: dict[str, Metric] = {}
+        self.expiring = _expiring_metrics(checked.tree.stmts)
+        self.uses_stop = _uses_stop(checked.tree.stmts)
+        self.temp = 0
+        for name, decl in checked.decls.items():
+            metric = Metric(
+                name=name,
+                export_name=decl.export_name,
+                kind=Kind(decl.kind),
+                labels=tuple(decl.keys),
+                program=program_name,
+                hidden=decl.hidden,
+                buckets=tuple(decl.buckets or ()),
+                limit=decl.limit,
+            )
+            self.metrics[name] = metric
+            self.ns[f"_m_{name}"] = metric
+            self.ns[f"_v_{name}"] = metric.values
+            if metric.kind is Kind.HISTOGRAM:
+                self.ns[f"_o_{name}"] = metric.observer()
+        for node in checked.patterns:
+            self.ns[f"_r{node.number}"] = node.compiled.regex.search  # type: ignore[attr-defined]
+            self.ns[f"_p{node.number}"] = node.compiled.regex  # type: ignore[attr-defined]
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def run(self) -> GeneratedProgram:
+        uses_ts = self.checked.uses_timestamp
+        self.emit(0, "def process(lines, filename, missed, on_error):")
+        self.emit(1, "matched = 0")
+        self.emit(1, "for index, line in enumerate(lines):")
+        self.emit(2, "hit = False")
+        if uses_ts:
+            self.emit(2, "ts = None")
+        self.emit(2, "try:")
+        depth = 3
+        if self.uses_stop:
+            self.emit(3, "while True:")
+            depth = 4
+        before = len(self.lines)
+        self.block(self.checked.tree.stmts, depth)
+        if len(self.lines) == before:
+            self.emit(depth, "pass")
+        if self.uses_stop:
+            self.emit(depth, "break")
+        self.emit(2, "except Exception as exc:")
+        self.emit(3, "on_error(exc, line)")
+        self.emit(2, "if hit:")
+        self.emit(3, "matched += 1")
+        self.emit(2, "elif missed is not None:")
+        self.emit(3, "missed.append(index)")
+        self.emit(1, "return matched")
+        source = "\n".join(self.lines) + "\n"
+        patterns = [node.compiled.source for node in self.checked.patterns]  # type: ignore[attr-defined]
+        return GeneratedProgram(source, self.ns, self.metrics, patterns)
+
+    # --- statements -------------------------------------------------------------
+
+    def block(self, stmts: list[ast.Stmt], depth: int) -> None:
+        flag = None
+        if any(isinstance(s, ast.Otherwise) for s in stmts):
+            flag = self.new_temp("_any")
+            self.emit(depth, f"{flag} = False")
+        for stmt in stmts:
+            self.statement(stmt, depth, flag)
+
+    def body(self, stmts: list[ast.Stmt], depth: int, prefix: list[str] | None = None) -> None:
+        before = len(self.lines)
+        for text in prefix or ():
+            self.emit(depth, text)
+        self.block(stmts, depth)
+        if len(self.lines) == before:
+            self.emit(depth, "pass")
+
+    def statement(self, stmt: ast.Stmt, depth: int, flag: str | None) -> None:
+        if isinstance(stmt, ast.Cond):
+            prefix = []
+            if flag is not None:
+                prefix.append(f"{flag} = True")
+            if _matches_line(stmt.cond):
+                prefix.append("hit = True")
+            self.emit(depth, f"if {self.truth(stmt.cond)}:")
+            self.body(stmt.then.stmts, depth + 1, prefix)
+            if stmt.orelse is not None:
+                self.emit(depth, "else:")
+                self.body(stmt.orelse.stmts, depth + 1)
+        elif isinstance(stmt, ast.Otherwise):
+            self.emit(depth, f"if not {flag}:")
+            self.body(stmt.body.stmts, depth + 1)
+        elif isinstance(stmt, ast.ExprStmt):
+            self.expr_statement(stmt.expr, depth)
+        elif isinstance(stmt, ast.Stop):
+            self.emit(depth, "break")
+        elif isinstance(stmt, ast.Del):
+            self.delete(stmt, depth)
+        # Declarations, consts and decorator definitions generate no code.
+
+    def expr_statement(self, expr: ast.Expr, depth: int) -> None:
+        if isinstance(expr, ast.IncDec):
+            self.update(expr.target, "+=" if expr.op == "++" else "-=", "1", depth)
+        elif isinstance(expr, ast.Assign):
+            decl = expr.target.decl  # type: ignore[union-attr]
+            value = self.string(expr.value) if decl.kind == "text" else self.number(expr.value)
+            self.update(expr.target, expr.op, value, depth)  # type: ignore[arg-type]
+        elif isinstance(expr, ast.Call) and expr.name == "strptime":
+            layout = expr.args[1].value  # type: ignore[attr-defined]
+            self.emit(depth, f"ts = _strptime({self.string(expr.args[0])}, {layout!r})")
+        elif isinstance(expr, ast.Call) and expr.name == "settime":
+            self.emit(depth, f"ts = {self.number(expr.args[0])}")
+        else:
+            self.emit(depth, self.value(expr))
+
+    def update(self, target: ast.VarRef | ast.Index, op: str, value: str, depth: int) -> None:
+        decl = target.decl  # type: ignore[union-attr]
+        name = decl.name
+        values, metric = f"_v_{name}", f"_m_{name}"
+        key = self.key(target)
+        kind = decl.kind
+        if kind == "histogram":
+            self.emit(depth, f"_k = {key}")
+            self.emit(depth, f"_h = {values}.get(_k) or {metric}.new_histogram(_k)")
+            self.emit(depth, "if _h is not None:")
+            self.emit(depth + 1, f"_o_{name}(_h, {value})")
+        elif not decl.keys:
+            if op == "=":
+                self.emit(depth, f"{values}[()] = {value}")
+            else:
+                sign = "+" if op == "+=" else "-"
+                self.emit(depth, f"{values}[()] = {values}.get((), 0) {sign} {value}")
+        else:
+            self.emit(depth, f"_k = {key}")
+            if op == "=":
+                self.emit(depth, f"if _k in {values} or {metric}.admit(_k):")
+                self.emit(depth + 1, f"{values}[_k] = {value}")
+            else:
+                sign = "" if op == "+=" else "-"
+                self.emit(depth, f"if _k in {values}:")
+                self.emit(depth + 1, f"{values}[_k] {op} {value}")
+                self.emit(depth, f"elif {metric}.admit(_k):")
+                self.emit(depth + 1, f"{values}[_k] = {sign}{value}")
+        if name in self.expiring:
+            self.emit(depth, f"if _k in {metric}.expiry:")
+            self.emit(depth + 1, f"{metric}.updated[_k] = _now()")
+
+    def delete(self, stmt: ast.Del, depth: int) -> None:
+        name = stmt.target.decl.name  # type: ignore[union-attr]
+        key = self.key(stmt.target)
+        if stmt.after is None:
+            self.emit(depth, f"_m_{name}.values.pop({key}, None)")
+            self.emit(depth, f"_m_{name}.expiry.pop({key}, None)")
+        else:
+            self.emit(depth, f"_m_{name}.expire_after({key}, {stmt.after!r})")
+
+    def key(self, target: ast.Expr) -> str:
+        if not isinstance(target, ast.Index):
+            return "()"
+        parts = [self.string(k) for k in target.keys]
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+    def new_temp(self, prefix: str) -> str:
+        self.temp += 1
+        return f"{prefix}{self.temp}"
+
+    # --- expressions ------------------------------------------------------------
+
+    def capture(self, node: ast.CapRef) -> str:
+        """The captured text (a str, "" when the group did not take part)."""
+        info: CaptureInfo = node.info  # type: ignore[attr-defined]
+        match = f"m{node.pattern_number}"  # type: ignore[attr-defined]
+        if len(info.groups) > 1:
+            return f"_cap({match}, {info.groups!r})"
+        group = info.groups[0]
+        return f"({match}[{group}] or '')" if info.optional else f"{match}[{group}]"
+
+    def string(self, node: ast.Expr) -> str:
+        """An expression as a str (label values, string builtins, text metrics)."""
+        if isinstance(node, ast.CapRef):
+            return self.capture(node)
+        if isinstance(node, ast.StrLit):
+            return repr(node.value)
+        if isinstance(node, ast.IntLit | ast.FloatLit):
+            return repr(builtins.format_value(node.value))
+        if node.type == "string":
+            return self.value(node)
+        return f"_fmt({self.value(node)})"
+
+    def number(self, node: ast.Expr) -> str:
+        """An expression as an int or float."""
+        if isinstance(node, ast.CapRef):
+            raw = self.capture(node)
+            return {"int": f"int({raw})", "float": f"float({raw})"}.get(node.type, f"_num({raw})")
+        if node.type == "string":
+            return f"_num({self.value(node)})"
+        if node.type == "bool":
+            return f"(1 if {self.value(node)} else 0)"
+        return self.value(node)
+
+    def truth(self, node: ast.Expr) -> str:
+        """An expression as a condition."""
+        if isinstance(node, ast.CapRef):
+            return f"{self.capture(node)} != ''"
+        return self.value(node)
+
+    def value(self, node: ast.Expr) -> str:
+        if isinstance(node, ast.Pattern):
+            return f"((m{node.number} := _r{node.number}(line)) is not None)"  # type: ignore[attr-defined]
+        if isinstance(node, ast.Match):
+            number = node.pattern.number  # type: ignore[attr-defined]
+            test = "is not None" if node.op == "=~" else "is None"
+            return f"((m{number} := _r{number}({self.string(node.subject)})) {test})"
+        if isinstance(node, ast.IntLit | ast.FloatLit):
+            return repr(node.value)
+        if isinstance(node, ast.StrLit):
+            return repr(node.value)
+        if isinstance(node, ast.CapRef):
+            return self.number(node) if node.type in ("int", "float") else self.capture(node)
+        if isinstance(node, ast.VarRef | ast.Index):
+            name = node.decl.name  # type: ignore[attr-defined]
+            return f"_v_{name}.get({self.key(node)}, 0)"
+        if isinstance(node, ast.Unary):
+            if node.op == "!":
+                return f"(not {self.truth(node.operand)})"
+            return f"(-{self.number(node.operand)})"
+        if isinstance(node, ast.Binary):
+            return self.binary(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise AssertionError(f"no code for {type(node).__name__}")  # pragma: no cover
+
+    def binary(self, node: ast.Binary) -> str:
+        op = node.op
+        if op == "&&":
+            return f"({self.truth(node.left)} and {self.truth(node.right)})"
+        if op == "||":
+            return f"({self.truth(node.left)} or {self.truth(node.right)})"
+        if op in _COMPARE:
+            if _textual(node.left) and _textual(node.right) and "string" in (
+                node.left.type, node.right.type
+            ):
+                return f"({self.string(node.left)} {op} {self.string(node.right)})"
+            return f"({self.number(node.left)} {op} {self.number(node.right)})"
+        if node.type == "string":  # "a" + "b"
+            return f"({self.string(node.left)} + {self.string(node.right)})"
+        left, right = self.number(node.left), self.number(node.right)
+        if op == "/":
+            if node.type == "int":
+                return f"_idiv({left}, {right})"
+            return f"({left} / {right})"
+        if op == "%":
+            return f"_imod({left}, {right})"
+        return f"({left} {_ARITH[op]} {right})"
+
+    def call(self, node: ast.Call) -> str:
+        name, args = node.name, node.args
+        if name == "len":
+            return f"len({self.string(args[0])})"
+        if name == "tolower":
+            return f"{self.string(args[0])}.lower()"
+        if name == "subst":
+            target = self.string(args[2])
+            new = self.string(args[1])
+            if isinstance(args[0], ast.Pattern):
+                # A literal replacement, as Go's ReplaceAllLiteralString.
+                return f"_p{args[0].number}.sub(lambda _m: {new}, {target})"  # type: ignore[attr-defined]
+            return f"{target}.replace({self.string(args[0])}, {new})"
+        if name == "int":
+            return f"_int({self.value(args[0])})"
+        if name == "float":
+            return f"_float({self.value(args[0])})"
+        if name == "bool":
+            return f"_bool({self.value(args[0])})"
+        if name == "string":
+            return self.string(args[0])
+        if name == "strtol":
+            return f"_strtol({self.string(args[0])}, {self.number(args[1])})"
+        if name == "timestamp":
+            return "(ts if ts is not None else int(_now()))"
+        if name == "getfilename":
+            return "filename"
+        if name == "strptime":
+            return f"_strptime({self.string(args[0])}, {args[1].value!r})"  # type: ignore[attr-defined]
+        if name == "settime":
+            return self.number(args[0])
+        raise AssertionError(f"no code for builtin {name}")  # pragma: no cover
+
+
+def _textual(node: ast.Expr) -> bool:
+    """True if a comparison may read ``node`` as text: captures and strings.
+
+    ``$code == "-"`` compares text even when ``$code`` usually holds digits.
+    """
+    return isinstance(node, ast.CapRef) or node.type == "string"
+
+
+def _matches_line(expr: ast.Expr) -> bool:
+    if isinstance(expr, ast.Pattern):
+        return True
+    if isinstance(expr, ast.Binary) and expr.op in ("&&", "||"):
+        return _matches_line(expr.left) or _matches_line(expr.right)
+    return False
+
+
+def _walk_stmts(stmts: list[ast.Stmt]):
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, ast.Cond):
+            yield from _walk_stmts(stmt.then.stmts)
+            if stmt.orelse is not None:
+                yield from _walk_stmts(stmt.orelse.stmts)
+        elif isinstance(stmt, ast.Otherwise):
+            yield from _walk_stmts(stmt.body.stmts)
+
+
+def _uses_stop(stmts: list[ast.Stmt]) -> bool:
+    return any(isinstance(s, ast.Stop) for s in _walk_stmts(stmts))
+
+
+def _expiring_metrics(stmts: list[ast.Stmt]) -> set[str]:
+    return {
+        s.target.decl.name  # type: ignore[union-attr]
+        for s in _walk_stmts(stmts)
+        if isinstance(s, ast.Del) and s.after is not None and hasattr(s.target, "decl")
+    }

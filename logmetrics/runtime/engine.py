@@ -1,0 +1,58 @@
+"""Line dispatch: every line of a batch through every program."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from logmetrics.runtime.program import Program
+from logmetrics.store import MetricStore
+
+
+@dataclass
+class BatchResult:
+    """What one batch did: lines in it, and the indices no program matched."""
+
+    lines: int
+    unmatched: list[int] | None
+
+
+class Runtime:
+    """The loaded programs and the store their metrics live in."""
+
+    def __init__(self, programs: Sequence[Program], store: MetricStore | None = None) -> None:
+        self.store = store or MetricStore()
+        self.programs: list[Program] = []
+        self.lines_read = 0
+        for program in programs:
+            self.add(program)
+
+    def add(self, program: Program) -> None:
+        """Add a program, or replace the one of the same name (keeping unchanged metrics)."""
+        for i, old in enumerate(self.programs):
+            if old.name == program.name:
+                program.adopt(old)
+                self.programs[i] = program
+                break
+        else:
+            self.programs.append(program)
+        self.store.set_program(program.name, list(program.metrics.values()))
+
+    def process(self, lines: list[str], filename: str, track_unmatched: bool = False) -> BatchResult:
+        """Run a batch through every program.
+
+        With ``track_unmatched``, the result lists the lines no program matched.
+        """
+        self.lines_read += len(lines)
+        if not track_unmatched:
+            for program in self.programs:
+                program.run(lines, filename)
+            return BatchResult(len(lines), None)
+        unmatched: set[int] | None = None
+        for program in self.programs:
+            missed: list[int] = []
+            program.run(lines, filename, missed)
+            unmatched = set(missed) if unmatched is None else unmatched.intersection(missed)
+        if unmatched is None:
+            unmatched = set(range(len(lines)))
+        return BatchResult(len(lines), sorted(unmatched))

@@ -1,0 +1,55 @@
+"""Finding program files and compiling them all, with every error reported."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from pathlib import Path
+
+from logmetrics.errors import CompileError, CompileErrors, LogmetricsError, Position
+from logmetrics.grok import PatternLibrary
+from logmetrics.runtime.program import Program
+
+PROGRAM_SUFFIX = ".mtail"
+
+
+def bundled_programs_dir() -> Path:
+    """The folder of the programs shipped with logmetrics."""
+    return Path(str(importlib.resources.files("logmetrics.programs")))
+
+
+def find_program_files(paths: Sequence[Path]) -> list[Path]:
+    """Program files named by ``paths``: files as given, folders' ``*.mtail`` sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.glob(f"*{PROGRAM_SUFFIX}") if p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise LogmetricsError(f"{path}: no such program file or folder")
+    return found
+
+
+def load_programs(paths: Sequence[Path], library: PatternLibrary) -> list[Program]:
+    """Compile every program; raises CompileErrors with all errors of all files."""
+    programs: list[Program] = []
+    errors: list[CompileError] = []
+    names: dict[str, Path] = {}
+    for path in find_program_files(paths):
+        if path.name in names:
+            errors.append(CompileError(Position(str(path), 1, 1),
+                          f"another program has the same name: {names[path.name]}"))
+            continue
+        names[path.name] = path
+        try:
+            programs.append(Program.load(path, library))
+        except CompileErrors as exc:
+            errors.extend(exc.errors)
+        except CompileError as exc:
+            errors.append(exc)
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(CompileError(Position(str(path), 1, 1), f"cannot read: {exc}"))
+    if errors:
+        raise CompileErrors(errors)
+    return programs

@@ -1,0 +1,88 @@
+"""A loaded program: compiled from source, with its metrics and its counters."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from logmetrics.grok import PatternLibrary
+from logmetrics.lang.checker import check
+from logmetrics.lang.codegen import generate
+from logmetrics.lang.parser import parse
+from logmetrics.store import Metric
+
+#: How many runtime error messages a program keeps for reports.
+KEPT_ERRORS = 5
+
+
+@dataclass
+class ProgramStats:
+    """What a program did since it was loaded."""
+
+    lines_matched: int = 0
+    runtime_errors: int = 0
+    recent_errors: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=KEPT_ERRORS)
+    )
+
+
+class Program:
+    """One compiled program, ready to run over batches of lines.
+
+    >>> lib = PatternLibrary.load()
+    >>> p = Program.compile('counter n\\n/x/ { n++ }\\n', "n.mtail", lib)
+    >>> p.run(["x", "y", "xx"], "test.log")
+    2
+    >>> p.metrics["n"].values[()]
+    2
+    """
+
+    def __init__(self, name: str, path: str, metrics: dict[str, Metric], source: str,
+                 process: Callable[..., int]) -> None:
+        self.name = name
+        self.path = path
+        self.metrics = metrics
+        self.source = source
+        self._process = process
+        self.stats = ProgramStats()
+
+    @classmethod
+    def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None) -> Program:
+        """Compile program text; raises CompileError(s) naming ``path:line:col``."""
+        name = name or Path(path).name
+        checked = check(parse(text, path), library)
+        generated = generate(checked, name)
+        code = compile(generated.source, f"<program {name}>", "exec")
+        namespace = dict(generated.namespace)
+        exec(code, namespace)  # the code generator's own output, never user text
+        return cls(name, path, generated.metrics, generated.source, namespace["process"])
+
+    @classmethod
+    def load(cls, path: Path, library: PatternLibrary) -> Program:
+        """Read and compile a program file."""
+        return cls.compile(path.read_text(encoding="utf-8"), str(path), library)
+
+    def _on_error(self, exc: Exception, line: str) -> None:
+        self.stats.runtime_errors += 1
+        self.stats.recent_errors.append(f"{type(exc).__name__}: {exc} (line: {line[:200]!r})")
+
+    def run(self, lines: list[str], filename: str, missed: list[int] | None = None) -> int:
+        """Run every line through the program; returns how many it matched.
+
+        Indices of lines no pattern matched are appended to ``missed``.
+        """
+        matched = self._process(lines, filename, missed, self._on_error)
+        self.stats.lines_matched += matched
+        return matched
+
+    def adopt(self, old: Program) -> None:
+        """Keep the values of ``old``'s metrics whose declaration did not change (reload)."""
+        for name, metric in self.metrics.items():
+            before = old.metrics.get(name)
+            if before is not None and before.signature == metric.signature:
+                metric.values.clear()
+                metric.values.update(before.values)
+                metric.expiry.update(before.expiry)
+                metric.updated.update(before.updated)

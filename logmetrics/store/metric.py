@@ -1,0 +1,123 @@
+"""Metrics as programs see them: a kind, label names, and values by label set.
+
+The store knows nothing of programs' code or of exposition. Values live in
+plain dicts keyed by label-value tuples (``()`` for a metric without labels),
+so that compiled programs update them with one dict operation; readers take
+snapshots, which is safe against a concurrent writer under the GIL because
+copying a dict of str tuples runs no Python code.
+
+A histogram's value is a list: one count per bucket (the last is ``+Inf``),
+not cumulative, then the sum of observed values.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Label sets a dimensioned metric may hold unless its program sets ``limit``.
+DEFAULT_MAX_LABEL_SETS = 10_000
+
+
+class Kind(enum.Enum):
+    """What a metric measures, which decides how it is exported."""
+
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+    TIMER = "timer"  # exported as a gauge, as mtail does
+    TEXT = "text"  # a string value; not exported to Prometheus
+
+
+LabelValues = tuple[str, ...]
+
+
+@dataclass(eq=False)
+class Metric:
+    """One declared metric of one program and its current values."""
+
+    name: str
+    export_name: str
+    kind: Kind
+    labels: tuple[str, ...] = ()
+    program: str = ""
+    hidden: bool = False
+    buckets: tuple[float, ...] = ()
+    limit: int | None = None  # mtail's ``limit N``: oldest label sets are evicted
+    max_label_sets: int = DEFAULT_MAX_LABEL_SETS  # the guard when no ``limit`` is given
+    values: dict[LabelValues, Any] = field(default_factory=dict)
+    #: Label sets refused because the metric was full (cardinality guard).
+    overflow: int = 0
+    #: Seconds after its last update at which a label set is deleted (``del ... after``).
+    expiry: dict[LabelValues, float] = field(default_factory=dict)
+    updated: dict[LabelValues, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.labels and self.kind in (Kind.COUNTER, Kind.GAUGE, Kind.TIMER):
+            self.values[()] = 0  # a metric without labels exists from the start, at 0
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        """What must stay equal for a reloaded program to keep this metric's values."""
+        return (self.export_name, self.kind, self.labels, self.buckets, self.hidden)
+
+    def admit(self, key: LabelValues) -> bool:
+        """Make room for a new label set; False if the guard refuses it (and counts that)."""
+        values = self.values
+        if self.limit is not None:
+            while len(values) >= self.limit:
+                oldest = next(iter(values))  # insertion order: the longest-held label set
+                del values[oldest]
+                self.expiry.pop(oldest, None)
+                self.updated.pop(oldest, None)
+            return True
+        if len(values) >= self.max_label_sets:
+            self.overflow += 1
+            return False
+        return True
+
+    def new_histogram(self, key: LabelValues) -> list[float] | None:
+        """Create the value of a new histogram label set, or None if refused."""
+        if key in self.values:
+            return self.values[key]
+        if not self.admit(key):
+            return None
+        value: list[float] = [0] * (len(self.buckets) + 1) + [0.0]
+        self.values[key] = value
+        return value
+
+    def observer(self) -> Callable[[list[float], float], None]:
+        """A fast function that records one observation into a histogram value."""
+        bounds = self.buckets
+        total = len(bounds) + 1
+
+        def observe(value: list[float], x: float) -> None:
+            value[bisect_left(bounds, x)] += 1
+            value[total] += x
+
+        return observe
+
+    def expire_after(self, key: LabelValues, seconds: float) -> None:
+        """``del m[key] after seconds``: delete the label set once it is idle that long."""
+        self.expiry[key] = seconds
+        self.updated[key] = time.time()
+
+    def expire(self, now: float) -> int:
+        """Delete label sets idle past their expiry; returns how many were deleted."""
+        gone = [k for k, after in list(self.expiry.items()) if now - self.updated.get(k, now) >= after]
+        for key in gone:
+            self.values.pop(key, None)
+            self.expiry.pop(key, None)
+            self.updated.pop(key, None)
+        return len(gone)
+
+    def snapshot(self) -> list[tuple[LabelValues, Any]]:
+        """A consistent copy of the values, safe to read while lines are processed."""
+        items = list(self.values.items())
+        if self.kind is Kind.HISTOGRAM:
+            return [(k, list(v)) for k, v in items]
+        return items
