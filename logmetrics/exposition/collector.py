@@ -9,7 +9,6 @@ as mtail's ``--emit_prog_label`` does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 from prometheus_client.core import (
@@ -21,6 +20,7 @@ from prometheus_client.core import (
     Metric as Family,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from logmetrics.store import Kind, Metric, MetricStore
 
@@ -83,6 +83,5 @@ def _add_samples(family: Family, metric: Metric, extra: list[str]) -> None:
 
 
 def _le(bound: float) -> str:
-    if math.isinf(bound):
-        return "+Inf"
-    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+    """Bucket bounds written as client_python writes them (``1.0``, ``+Inf``)."""
+    return floatToGoString(bound)

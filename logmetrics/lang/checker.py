@@ -94,10 +94,11 @@ class Checker:
     # --- program -------------------------------------------------------------
 
     def check(self, tree: ast.Program) -> CheckedProgram:
+        # Metrics may be declared inside blocks too (mtail allows it); they are global.
+        for decl in _declarations(tree.stmts):
+            self.declare(decl)
         for stmt in tree.stmts:
-            if isinstance(stmt, ast.Decl):
-                self.declare(stmt)
-            elif isinstance(stmt, ast.DecoratorDef):
+            if isinstance(stmt, ast.DecoratorDef):
                 if stmt.name in self.decorators:
                     self.error(stmt.pos, f"decorator {stmt.name!r} is defined twice")
                 self.decorators[stmt.name] = stmt
@@ -167,8 +168,7 @@ class Checker:
     def check_block(self, stmts: list[ast.Stmt], scope: _Scope, top: bool = False) -> None:
         for stmt in stmts:
             if isinstance(stmt, ast.Decl):
-                if not top:
-                    self.error(stmt.pos, "metrics are declared at the top level of a program")
+                pass  # declared in the first pass
             elif isinstance(stmt, ast.DecoratorDef):
                 if not top:
                     self.error(stmt.pos, "decorators are defined at the top level of a program")
@@ -369,6 +369,20 @@ class Checker:
 def _is_plain_string(node: ast.Binary) -> bool:
     """``"a" + "b"`` concatenates; ``$x + $y`` on string captures is arithmetic, as in mtail."""
     return not isinstance(node.left, ast.CapRef) and not isinstance(node.right, ast.CapRef)
+
+
+def _declarations(stmts: list[ast.Stmt]) -> list[ast.Decl]:
+    found: list[ast.Decl] = []
+    for stmt in stmts:
+        if isinstance(stmt, ast.Decl):
+            found.append(stmt)
+        elif isinstance(stmt, ast.Cond):
+            found.extend(_declarations(stmt.then.stmts))
+            if stmt.orelse is not None:
+                found.extend(_declarations(stmt.orelse.stmts))
+        elif isinstance(stmt, ast.Otherwise | ast.DecoratorDef | ast.Decorated):
+            found.extend(_declarations(stmt.body.stmts))
+    return found
 
 
 def _contains_next(block: ast.Block) -> bool:

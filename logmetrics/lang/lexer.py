@@ -58,6 +58,11 @@ OPERATORS = (
 
 _DURATION_UNITS = ("ns", "us", "µs", "ms", "s", "m", "h")
 
+# Names and numbers are ASCII, as in mtail (str.isalnum() would take "²" or "é").
+_DIGITS = frozenset("0123456789")
+_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NAME = _NAME_START | _DIGITS
+
 
 @dataclass(frozen=True, slots=True)
 class Token:
@@ -115,8 +120,8 @@ class Lexer:
         if c == "\n":
             self.offset = i + 1
             return Token(Kind.NL, "\n", self.position(start), i + 1)
-        if c.isalpha() or c == "_":
-            while i < n and (text[i].isalnum() or text[i] == "_"):
+        if c in _NAME_START:
+            while i < n and text[i] in _NAME:
                 i += 1
             word = text[start:i]
             kind = Kind.KEYWORD if word in KEYWORDS else Kind.BUILTIN if word in BUILTINS else Kind.ID
@@ -126,7 +131,7 @@ class Lexer:
             return Token(kind, word, self.position(start), i)
         if c == "$":
             i += 1
-            while i < n and (text[i].isalnum() or text[i] == "_"):
+            while i < n and text[i] in _NAME:
                 i += 1
             if i == start + 1:
                 raise self.error(start, "expected a capture name or number after '$'")
@@ -134,13 +139,13 @@ class Lexer:
             return Token(Kind.CAPREF, text[start + 1 : i], self.position(start), i)
         if c == "@":
             i += 1
-            while i < n and (text[i].isalnum() or text[i] == "_"):
+            while i < n and text[i] in _NAME:
                 i += 1
             if i == start + 1:
                 raise self.error(start, "expected a decorator name after '@'")
             self.offset = i
             return Token(Kind.DECO, text[start + 1 : i], self.position(start), i)
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             return self._number(start)
         if c == '"':
             return self._string(start)
@@ -157,27 +162,27 @@ class Lexer:
 
     def _number(self, start: int) -> Token:
         text, n, i = self.text, len(self.text), start
-        while i < n and text[i].isdigit():
+        while i < n and text[i] in _DIGITS:
             i += 1
         is_float = False
-        if i < n and text[i] == "." and i + 1 < n and text[i + 1].isdigit():
+        if i < n and text[i] == "." and i + 1 < n and text[i + 1] in _DIGITS:
             is_float = True
             i += 1
-            while i < n and text[i].isdigit():
+            while i < n and text[i] in _DIGITS:
                 i += 1
         if i < n and text[i] in "eE":
             j = i + 1
             if j < n and text[j] in "+-":
                 j += 1
-            if j < n and text[j].isdigit():
+            if j < n and text[j] in _DIGITS:
                 is_float = True
                 i = j
-                while i < n and text[i].isdigit():
+                while i < n and text[i] in _DIGITS:
                     i += 1
         # A duration like 24h, 1h30m, 500ms.
-        if i < n and text[i].isalpha():
+        if i < n and (text[i] in _NAME_START or text[i] == "µ"):
             j = start
-            while j < n and (text[j].isalnum() or text[j] in ".µ"):
+            while j < n and (text[j] in _NAME or text[j] in ".µ"):
                 j += 1
             word = text[start:j]
             if _is_duration(word):
@@ -247,7 +252,7 @@ def _is_duration(word: str) -> bool:
         return False
     while i < n:
         j = i
-        while j < n and (word[j].isdigit() or word[j] == "."):
+        while j < n and (word[j] in _DIGITS or word[j] == "."):
             j += 1
         if j == i:
             return False
@@ -266,7 +271,7 @@ def parse_duration(word: str) -> float:
     total, i, n = 0.0, 0, len(word)
     while i < n:
         j = i
-        while j < n and (word[j].isdigit() or word[j] == "."):
+        while j < n and (word[j] in _DIGITS or word[j] == "."):
             j += 1
         number = float(word[i:j])
         for unit in sorted(scale, key=len, reverse=True):

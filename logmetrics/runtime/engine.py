@@ -29,14 +29,25 @@ class Runtime:
 
     def add(self, program: Program) -> None:
         """Add a program, or replace the one of the same name (keeping unchanged metrics)."""
-        for i, old in enumerate(self.programs):
+        # The list is replaced, not mutated, so a batch in progress keeps its programs.
+        programs = list(self.programs)
+        for i, old in enumerate(programs):
             if old.name == program.name:
                 program.adopt(old)
-                self.programs[i] = program
+                programs[i] = program
                 break
         else:
-            self.programs.append(program)
+            programs.append(program)
+        self.programs = programs
         self.store.set_program(program.name, list(program.metrics.values()))
+
+    def has(self, name: str) -> bool:
+        return any(p.name == name for p in self.programs)
+
+    def remove(self, name: str) -> None:
+        """Unload a program and its metrics."""
+        self.programs = [p for p in self.programs if p.name != name]  # replaced, not mutated
+        self.store.remove_program(name)
 
     def process(self, lines: list[str], filename: str, track_unmatched: bool = False) -> BatchResult:
         """Run a batch through every program.

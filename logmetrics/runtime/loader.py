@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
 
 from logmetrics.errors import CompileError, CompileErrors, LogmetricsError, Position
 from logmetrics.grok import PatternLibrary
+from logmetrics.resources import bundled_dir
 from logmetrics.runtime.program import Program
 
 PROGRAM_SUFFIX = ".mtail"
@@ -15,7 +15,7 @@ PROGRAM_SUFFIX = ".mtail"
 
 def bundled_programs_dir() -> Path:
     """The folder of the programs shipped with logmetrics."""
-    return Path(str(importlib.resources.files("logmetrics.programs")))
+    return bundled_dir("programs")
 
 
 def find_program_files(paths: Sequence[Path]) -> list[Path]:

@@ -1,0 +1,64 @@
+"""Dry-run throughput on the real Apache combined log, with baselines in the same run.
+
+Measures (median of --repeat runs, each a fresh process):
+  - the hand-written loop baseline (benchmarks/baseline_loop.py),
+  - logmetrics dry-run of the bundled apache_access.mtail,
+  - logmetrics dry-run of mtail's own apache_combined.mtail (when mtail's examples are installed),
+  - mtail --one_shot on apache_combined.mtail (when the mtail binary is installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from common import (
+    APACHE_LOG_GZ,
+    REPO,
+    Result,
+    logmetrics_argv,
+    measure,
+    mtail_binary,
+    plain_copy,
+)
+
+MTAIL_APACHE = Path("/usr/share/doc/mtail/examples/apache_combined.mtail")
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (default 5)")
+    args = parser.parse_args(argv)
+    if not APACHE_LOG_GZ.exists():
+        raise SystemExit(f"missing test data: {APACHE_LOG_GZ}")
+    log, lines = plain_copy(APACHE_LOG_GZ)
+    results = []
+    baseline = measure("hand-written re loop (baseline)",
+                       [*logmetrics_argv()[:1], str(REPO / "benchmarks" / "baseline_loop.py"), str(log)],
+                       lines, args.repeat)
+    results.append(baseline)
+    bundled = REPO / "programs" / "apache_access.mtail"
+    results.append(measure("logmetrics dry-run apache_access.mtail",
+                           logmetrics_argv("dry-run", "-q", "--progs", str(bundled), str(log)),
+                           lines, args.repeat))
+    if MTAIL_APACHE.exists():
+        results.append(measure("logmetrics dry-run mtail apache_combined.mtail",
+                               logmetrics_argv("dry-run", "-q", "--progs", str(MTAIL_APACHE), str(log)),
+                               lines, args.repeat))
+        mtail = mtail_binary()
+        if mtail:
+            results.append(measure("mtail --one_shot apache_combined.mtail",
+                                   [mtail, "--one_shot", "--one_shot_format=prometheus",
+                                    "--progs", str(MTAIL_APACHE), "--logs", str(log)],
+                                   lines, args.repeat))
+    print(f"# dry-run on {APACHE_LOG_GZ.name}: {lines:,} lines, median of {args.repeat} runs")
+    for result in results:
+        print(result.line(baseline))
+    log.unlink()
+    return results
+
+
+if __name__ == "__main__":
+    main()

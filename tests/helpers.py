@@ -1,0 +1,42 @@
+"""Shared test helpers: compile a program from text and run lines through it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logmetrics.exposition.render import render
+from logmetrics.grok import PatternLibrary
+from logmetrics.runtime.engine import Runtime
+from logmetrics.runtime.program import Program
+
+_LIBRARY: PatternLibrary | None = None
+
+#: The shared test data (real Apache/nginx logs, Logstash patterns), beside the repository.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def library() -> PatternLibrary:
+    global _LIBRARY
+    if _LIBRARY is None:
+        _LIBRARY = PatternLibrary.load()
+    return _LIBRARY
+
+
+def compile_program(text: str, name: str = "t.mtail") -> Program:
+    return Program.compile(text, name, library())
+
+
+def run(text: str, lines: list[str], filename: str = "test.log") -> Program:
+    """Compile ``text`` and run ``lines`` through it; returns the program."""
+    program = compile_program(text)
+    program.run(lines, filename)
+    return program
+
+
+def values(program: Program, metric: str) -> dict:
+    return dict(program.metrics[metric].values)
+
+
+def exposition(program: Program, fmt: str = "prometheus") -> str:
+    return render(Runtime([program]).store, fmt)
