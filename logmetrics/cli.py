@@ -20,7 +20,7 @@ from logmetrics.runtime.loader import bundled_programs_dir
 EPILOG = """\
 Programs are written in the mtail language; regex literals may use grok
 patterns: %{NAME}, %{NAME:capture}, %{NAME:capture:int|float}.
-Without --progs, the bundled programs run (%(bundled)s).
+Without --progs, the bundled programs run ({bundled}).
 """
 
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logmetrics",
         description="Turn log files into Prometheus metrics with mtail programs extended with grok.",
-        epilog=EPILOG % {"bundled": bundled_programs_dir()},
+        epilog=EPILOG.replace("{bundled}", str(bundled_programs_dir())),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logmetrics {__version__}")

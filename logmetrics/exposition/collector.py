@@ -70,7 +70,7 @@ def _new_family(metric: Metric, labels: list[str]) -> Family:
 def _add_samples(family: Family, metric: Metric, extra: list[str]) -> None:
     if metric.kind is Kind.HISTOGRAM:
         bounds = [*(_le(b) for b in metric.buckets), "+Inf"]
-        for key, value in metric.snapshot():
+        for key, value in sorted(metric.snapshot()):
             running = 0
             buckets = []
             for le, count in zip(bounds, value, strict=False):
@@ -78,7 +78,7 @@ def _add_samples(family: Family, metric: Metric, extra: list[str]) -> None:
                 buckets.append((le, running))
             family.add_metric([*key, *extra], buckets, value[-1])  # type: ignore[call-arg]
         return
-    for key, value in metric.snapshot():
+    for key, value in sorted(metric.snapshot()):  # sorted: stable, readable output
         family.add_metric([*key, *extra], value)  # type: ignore[call-arg]
 
 

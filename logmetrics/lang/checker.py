@@ -55,6 +55,17 @@ class _Scope:
 
     parent: _Scope | None
     captures: dict[str, tuple[int, CaptureInfo]] = field(default_factory=dict)
+    # A regex of this scope failed to compile: its captures are unknown, so a
+    # missing capture is not reported again.
+    broken: bool = False
+
+    def is_broken(self) -> bool:
+        scope: _Scope | None = self
+        while scope is not None:
+            if scope.broken:
+                return True
+            scope = scope.parent
+        return False
 
     def lookup(self, name: str) -> tuple[int, CaptureInfo] | None:
         scope: _Scope | None = self
@@ -208,6 +219,7 @@ class Checker:
                 compiled = compile_pattern(node, self.library)
             except CompileError as exc:
                 self.errors.append(exc)
+                scope.broken = True
                 node.type = "unknown"
                 return "unknown"
             self.cache[text] = compiled
@@ -238,6 +250,8 @@ class Checker:
             return "string"
         if isinstance(node, ast.CapRef):
             found = scope.lookup(node.name)
+            if found is None and scope.is_broken():
+                return "unknown"
             if found is None:
                 names = scope.names()
                 hint = f"; captures in scope: {', '.join('$' + n for n in names)}" if names else ""

@@ -1,0 +1,109 @@
+"""Bytes to lines: the one place where log data is split and decoded.
+
+Chunks of bytes go in, complete lines come out as ``str``: without the
+newline, without a trailing ``\\r`` (CRLF logs), decoded once per chunk as
+UTF-8 with invalid bytes replaced (never an exception). A partial last line
+waits for the rest. A line longer than ``max_line`` keeps its first
+``max_line`` bytes and the excess is dropped as it arrives, so memory stays
+bounded by the chunk size even for a 100 MB line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The longest line kept whole; the excess is dropped and counted.
+DEFAULT_MAX_LINE = 1 << 20
+
+
+@dataclass
+class LineStats:
+    """What the splitter has seen."""
+
+    lines: int = 0
+    bytes: int = 0
+    invalid_utf8: int = 0
+    nul_lines: int = 0
+    overlong: int = 0
+
+
+class LineSplitter:
+    """Turns a stream of byte chunks into lines.
+
+    >>> s = LineSplitter()
+    >>> s.feed(b"a\\r\\nb")
+    ['a']
+    >>> s.feed(b"c\\n")
+    ['bc']
+    """
+
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
+        self.max_line = max_line
+        self.stats = LineStats()
+        self._partial = b""
+        self._dropping = False  # the current line is over max_line: drop until its newline
+
+    @property
+    def pending(self) -> int:
+        """Bytes held of a line not yet complete."""
+        return len(self._partial)
+
+    def feed(self, chunk: bytes) -> list[str]:
+        """Add a chunk; returns the lines it completed."""
+        self.stats.bytes += len(chunk)
+        if self._dropping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return []
+            self._dropping = False
+            chunk = chunk[end + 1 :]
+        if self._partial:
+            chunk = self._partial + chunk
+        parts = chunk.split(b"\n")
+        self._partial = parts.pop()
+        if len(self._partial) > self.max_line:
+            # An overlong line in progress: keep its head, drop the rest as it comes.
+            parts.append(self._partial[: self.max_line])
+            self._partial = b""
+            self._dropping = True
+            self.stats.overlong += 1
+        if not parts:
+            return []
+        return self._decode(parts)
+
+    def flush(self) -> list[str]:
+        """The last line of a stream that does not end with a newline."""
+        if not self._partial:
+            return []
+        parts, self._partial = [self._partial], b""
+        return self._decode(parts)
+
+    def _decode(self, parts: list[bytes]) -> list[str]:
+        data = b"\n".join(parts)
+        if b"\r" in data:
+            parts = [p[:-1] if p.endswith(b"\r") else p for p in parts]
+            data = b"\n".join(parts)
+        for part in parts:
+            if len(part) > self.max_line:
+                self.stats.overlong += 1
+        if any(len(p) > self.max_line for p in parts):
+            parts = [p[: self.max_line] for p in parts]
+            data = b"\n".join(parts)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="replace")
+            self.stats.invalid_utf8 += sum(1 for p in parts if not _valid_utf8(p))
+        if "\0" in text:
+            self.stats.nul_lines += sum(1 for p in parts if b"\0" in p)
+        lines = text.split("\n")
+        self.stats.lines += len(lines)
+        return lines
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
