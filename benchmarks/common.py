@@ -74,15 +74,23 @@ def measure(name: str, argv: list[str], lines: int, repeat: int) -> Result:
 def plain_copy(gz_path: Path, lines: int | None = None) -> tuple[Path, int]:
     """Decompress a log into a temporary file (every tool then reads the same plain file).
 
-    With ``lines``, the file is the log repeated or cut to that many lines.
+    With ``lines``, the log is repeated or cut to that many lines. Streamed, so
+    that the driver stays small: a forked child starts with the driver's memory,
+    which would show in its peak RSS.
     """
-    with gzip.open(gz_path, "rt", encoding="utf-8") as f:
-        data = f.read().splitlines(keepends=True)
-    if lines is not None:
-        data = (data * (lines // len(data) + 1))[:lines]
     tmp = Path(tempfile.mkdtemp(prefix="logmetrics-bench-")) / gz_path.name.removesuffix(".gz")
-    tmp.write_text("".join(data), encoding="utf-8")
-    return tmp, len(data)
+    written = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        while lines is None or written < lines:
+            with gzip.open(gz_path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    if lines is not None and written >= lines:
+                        break
+                    out.write(line)
+                    written += 1
+            if lines is None:
+                break
+    return tmp, written
 
 
 def logmetrics_argv(*args: str) -> list[str]:
