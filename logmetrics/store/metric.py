@@ -57,8 +57,10 @@ class Metric:
     updated: dict[LabelValues, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.labels and self.kind in (Kind.COUNTER, Kind.GAUGE, Kind.TIMER):
-            self.values[()] = 0  # a metric without labels exists from the start, at 0
+        if not self.labels and self.kind is Kind.COUNTER:
+            # A counter without labels exists from the start, at 0; a gauge only once
+            # it is set (mtail does the same: an unset gauge has no value to show).
+            self.values[()] = 0
 
     @property
     def signature(self) -> tuple[Any, ...]:
