@@ -15,6 +15,7 @@ from pathlib import Path
 from logmetrics import __version__
 from logmetrics.errors import CompileErrors, LogmetricsError
 from logmetrics.exposition.render import FORMATS
+from logmetrics.exposition.server import DEFAULT_LISTEN
 from logmetrics.runtime.loader import bundled_programs_dir
 
 EPILOG = """\
@@ -75,6 +76,33 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress on stderr: auto shows it when stderr is a terminal")
     dry.add_argument("-q", "--quiet", action="store_true", help="no match report")
+
+    run = commands.add_parser(
+        "run", help="the daemon: follow logs, run programs, serve /metrics",
+        description="Follow log files (through rotation by rename or copytruncate, and restarts), "
+                    "run every new line through the programs, and serve the metrics on /metrics "
+                    "for Prometheus. Programs are reloaded when their files change or on SIGHUP; "
+                    "SIGTERM or SIGINT stops after the batch in hand, with positions saved.",
+    )
+    _add_program_options(run)
+    run.add_argument("--logs", action="append", required=True, metavar="GLOB",
+                     help="a log file or a glob (quote it: logmetrics expands it, ** included), "
+                          "repeatable; files that appear later are picked up")
+    run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                     help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
+                          "interface)")
+    run.add_argument("--state-dir", type=Path, metavar="DIR",
+                     help="where read positions are kept, one pygtail-compatible offset file per "
+                          "log (default /var/lib/logmetrics as root, else ~/.local/state/logmetrics)")
+    run.add_argument("--from", dest="start", choices=("end", "beginning"), default="end",
+                     help="where to start in a file that exists at start and has no saved position "
+                          "(default end); files created later are always read from the beginning")
+    run.add_argument("--poll", action="store_true",
+                     help="poll for changes instead of inotify (NFS, CIFS, FUSE, some container volumes)")
+    run.add_argument("--prog-label", action="store_true",
+                     help="add a 'prog' label naming the program to every series, like mtail")
+    run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                     help="what logmetrics logs to stderr (default info)")
     return parser
 
 
@@ -90,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from logmetrics.commands.dryrun import run_dry_run
 
             return run_dry_run(args)
+        if args.command == "run":
+            from logmetrics.commands.run import run_daemon
+
+            return run_daemon(args)
     except CompileErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

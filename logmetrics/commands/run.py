@@ -1,0 +1,154 @@
+"""``logmetrics run``: the sidecar daemon.
+
+One thread reads and processes lines (so that a reload never races a batch);
+watchdog's threads only wake it; the HTTP server's threads only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from prometheus_client import CollectorRegistry
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from logmetrics.errors import LogmetricsError
+from logmetrics.exposition.collector import StoreCollector
+from logmetrics.exposition.selfmetrics import SelfCollector
+from logmetrics.exposition.server import MetricsServer
+from logmetrics.grok import PatternLibrary
+from logmetrics.runtime.engine import Runtime
+from logmetrics.runtime.loader import bundled_programs_dir
+from logmetrics.runtime.reload import ProgramReloader
+from logmetrics.sources.follow import Follower
+
+log = logging.getLogger("logmetrics")
+
+#: Positions are persisted at most this often (and at shutdown).
+COMMIT_INTERVAL = 1.0
+#: ``del ... after`` expiry runs this often.
+EXPIRY_INTERVAL = 60.0
+
+
+def default_state_dir() -> Path:
+    """``/var/lib/logmetrics`` for root, else ``$XDG_STATE_HOME/logmetrics``."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/logmetrics")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "logmetrics"
+
+
+class _ProgramChanged(FileSystemEventHandler):
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = str(event.src_path)
+        if path.endswith(".mtail") or str(getattr(event, "dest_path", "")).endswith(".mtail"):
+            self.daemon.request_reload()
+
+
+class Daemon:
+    """Follows logs, runs programs, serves metrics, until told to stop."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        library = PatternLibrary.load(args.patterns)
+        self.program_paths = args.progs or [bundled_programs_dir()]
+        self.runtime = Runtime([])
+        self.reloader = ProgramReloader(self.program_paths, library, self.runtime)
+        errors = self.reloader.reload(force=True)
+        if errors:
+            raise LogmetricsError("programs do not compile:\n" + "\n".join(errors))
+        state_dir = args.state_dir or default_state_dir()
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LogmetricsError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
+        self.follower = Follower(args.logs, state_dir, from_end=args.start == "end", poll=args.poll)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label))
+        registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
+        self.server = MetricsServer(registry, args.listen)
+        self.program_observer = Observer()
+
+    def request_reload(self) -> None:
+        self.reload_requested.set()
+        self.follower.wake()
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+        self.follower.wake()
+
+    def _signals(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.request_stop()
+
+        def hup(_signum: int, _frame: FrameType | None) -> None:
+            log.info("received SIGHUP: reloading programs")
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)
+
+    def _watch_programs(self) -> None:
+        folders = {p if p.is_dir() else p.parent for p in self.program_paths}
+        for folder in folders:
+            try:
+                self.program_observer.schedule(_ProgramChanged(self), str(folder), recursive=False)
+            except OSError as exc:
+                log.warning("cannot watch %s for program changes (%s); SIGHUP still reloads", folder, exc)
+        self.program_observer.start()
+
+    def run(self) -> int:
+        self._signals()
+        self.server.start()
+        self._watch_programs()
+        self.follower.start()
+        last_commit = last_expiry = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                batches = self.follower.poll()
+                for path, lines in batches:
+                    self.runtime.process(lines, path)
+                now = time.monotonic()
+                if now - last_commit >= COMMIT_INTERVAL:
+                    self.follower.commit()
+                    last_commit = now
+                if now - last_expiry >= EXPIRY_INTERVAL:
+                    self._expire()
+                    last_expiry = now
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reloader.reload()
+                if not batches:
+                    self.follower.wait(0.25)
+        finally:
+            self.follower.stop()  # persists positions
+            self.program_observer.stop()
+            self.server.stop()
+            log.info("stopped; positions saved")
+        return 0
+
+    def _expire(self) -> None:
+        now = time.time()
+        for metric in self.runtime.store:
+            if metric.expiry:
+                metric.expire(now)
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Daemon(args).run()
