@@ -24,6 +24,7 @@ from logmetrics.exposition.collector import StoreCollector
 from logmetrics.exposition.selfmetrics import SelfCollector
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.grok import PatternLibrary
+from logmetrics.runtime import checkpoint
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.loader import bundled_programs_dir
 from logmetrics.runtime.reload import ProgramReloader
@@ -69,11 +70,14 @@ class Daemon:
         errors = self.reloader.reload(force=True)
         if errors:
             raise LogmetricsError("programs do not compile:\n" + "\n".join(errors))
-        state_dir = args.state_dir or default_state_dir()
+        state_dir = self.state_dir = args.state_dir or default_state_dir()
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LogmetricsError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
+        restored = checkpoint.restore(self.runtime, state_dir)
+        if restored:
+            log.info("restored the values of %d metrics from the last run", restored)
         self.follower = Follower(args.logs, state_dir, from_end=args.start == "end", poll=args.poll)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label))
@@ -136,6 +140,10 @@ class Daemon:
                     self.follower.wait(0.25)
         finally:
             self.follower.stop()  # persists positions
+            try:
+                checkpoint.save(self.runtime, self.state_dir)
+            except OSError as exc:
+                log.error("cannot save the metrics checkpoint in %s: %s", self.state_dir, exc)
             self.program_observer.stop()
             self.server.stop()
             log.info("stopped; positions saved")

@@ -1,0 +1,260 @@
+"""The daemon end to end: the real console script, real files rotated under it, real scrapes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+SCRIPT = Path(sys.executable).with_name("logmetrics")
+pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the logmetrics console script is not installed")
+
+COUNTING = (
+    "counter lines_total\ncounter number_sum\n"
+    "/^line (\\d+)$/ {\n  lines_total++\n  number_sum += $1\n}\n"
+)
+FAILING = "logmetrics_program_load_failing{prog=count.mtail}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, tmp: Path, progs: Path, logs: str, *extra: str) -> None:
+        self.port = free_port()
+        self.stderr = open(tmp / f"daemon-{self.port}.err", "w+b")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(SCRIPT), "run", "--progs", str(progs), "--logs", logs, "--listen", f"127.0.0.1:{self.port}",
+             "--state-dir", str(tmp / "state"), "--log-level", "debug", *extra],
+            stderr=self.stderr,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.get("/-/healthy")
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"daemon did not start: {self.log()}") from None
+                time.sleep(0.05)
+
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            return r.read().decode()
+
+    def samples(self) -> dict[str, float]:
+        out = {}
+        for family in text_string_to_metric_families(self.get("/metrics")):
+            for s in family.samples:
+                key = s.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}"
+                                if s.labels else "")
+                out[key] = s.value
+        return out
+
+    def log(self) -> str:
+        self.stderr.flush()
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=20)
+        self.stderr.close()
+        return code
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+class Writer(threading.Thread):
+    """Appends numbered lines, holding its file open like a server does."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.count = 0
+        self.lock = threading.Lock()  # held while a rotation needs the writer to pause
+        self.running = True
+        self.f = open(path, "a", buffering=1)  # noqa: SIM115 - the writer's long-lived handle
+
+    def run(self) -> None:
+        while self.running:
+            with self.lock:
+                for _ in range(20):
+                    self.f.write(f"line {self.count}\n")
+                    self.count += 1
+            time.sleep(0.01)  # about 2,000 lines/s
+
+    def reopen(self) -> None:
+        """What a server does on SIGHUP/graceful after a rename rotation."""
+        with self.lock:
+            self.f.close()
+            self.f = open(self.path, "a", buffering=1)  # noqa: SIM115
+
+    def finish(self) -> int:
+        self.running = False
+        self.join()
+        self.f.close()
+        return self.count
+
+
+def test_rotations_and_restarts_lose_and_repeat_nothing(tmp_path):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    writer = Writer(log)
+    writer.start()
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    time.sleep(1.0)
+
+    # rename + create: the writer keeps writing to the renamed file for a moment.
+    os.rename(log, logs / "app.log.1")
+    time.sleep(0.3)
+    writer.reopen()
+    time.sleep(1.0)
+
+    # copytruncate, as logrotate does it: copy, then truncate in place.
+    with writer.lock:
+        shutil.copyfile(log, logs / "app.log.2")
+        with open(log, "r+") as f:
+            f.truncate(0)
+    time.sleep(1.0)
+
+    # Stop, rotate while it is down, start again.
+    assert daemon.stop() == 0, daemon.log()
+    time.sleep(0.3)
+    os.rename(log, logs / "app.log.3")
+    writer.reopen()
+    time.sleep(0.5)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    time.sleep(1.0)
+
+    # delete + recreate.
+    with writer.lock:
+        os.unlink(log)
+    writer.reopen()
+    time.sleep(1.0)
+
+    written = writer.finish()
+    expected = {"lines_total": float(written), "number_sum_total": float(written * (written - 1) // 2)}
+
+    def done() -> bool:
+        s = daemon.samples()
+        return s.get("lines_total") == expected["lines_total"]
+
+    wait_for(done)
+    samples = daemon.samples()
+    got = {"lines_total": samples.get("lines_total"), "number_sum_total": samples.get("number_sum_total")}
+    log_text = daemon.log()
+    assert daemon.stop() == 0
+    assert written > 5000
+    assert got == expected, log_text[-3000:]
+    assert samples[f"logmetrics_log_rotations_total{{file={log}}}"] >= 1
+
+
+def test_self_metrics_pages_and_openmetrics(tmp_path):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    log = tmp_path / "a.log"
+    log.write_text("line 1\nline 2\nnot a line\n", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0)
+        samples = daemon.samples()
+        assert samples[f"logmetrics_log_lines_total{{file={log}}}"] == 3
+        assert samples["logmetrics_program_lines_matched_total{prog=count.mtail}"] == 2
+        assert samples[f"logmetrics_log_lag_bytes{{file={log}}}"] == 0
+        assert any(k.startswith("logmetrics_build_info") for k in samples)
+        assert "logmetrics" in daemon.get("/")
+        request = urllib.request.Request(f"http://127.0.0.1:{daemon.port}/metrics",
+                                         headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            assert "openmetrics" in r.headers["Content-Type"]
+            assert r.read().decode().endswith("# EOF\n")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            daemon.get("/nope")
+        assert info.value.code == 404
+    finally:
+        daemon.stop()
+
+
+def test_reload_on_change_keeps_values_and_survives_a_broken_program(tmp_path):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    program = progs / "count.mtail"
+    program.write_text(COUNTING, encoding="utf-8")
+    log = tmp_path / "a.log"
+    log.write_text("", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log))
+    try:
+        with open(log, "a") as f:
+            f.write("line 1\nline 2\n")
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0)
+
+        # A changed program: lines_total is declared the same, so it keeps its value.
+        changed = COUNTING + "counter other_total\n/^other/ {\n  other_total++\n}\n"
+        program.write_text(changed, encoding="utf-8")
+        assert wait_for(lambda: "other_total" in daemon.samples())
+        with open(log, "a") as f:
+            f.write("line 3\nother\n")
+        assert wait_for(lambda: daemon.samples().get("other_total") == 1.0)
+        assert daemon.samples()["lines_total"] == 3.0
+
+        # A broken program: the running version stays, and the failure is visible.
+        program.write_text("counter broken by x\n/(?P<y>.)/ {\n  broken[$y]++\n", encoding="utf-8")
+        assert wait_for(lambda: daemon.samples().get(FAILING) == 1.0)
+        with open(log, "a") as f:
+            f.write("line 4\n")
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 4.0)
+
+        # Fixed again, reloaded by SIGHUP as well.
+        program.write_text(COUNTING, encoding="utf-8")
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: daemon.samples().get(FAILING) == 0.0)
+        assert "count.mtail" in daemon.log()
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_missing_log_and_bad_state_dir_are_reported(tmp_path):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    log = tmp_path / "later" / "app.log"
+    daemon = Daemon(tmp_path, progs, str(log))
+    try:
+        log.parent.mkdir()
+        log.write_text("line 1\n", encoding="utf-8")  # appears after start: read from its beginning
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    finally:
+        daemon.stop()
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    result = subprocess.run([str(SCRIPT), "run", "--progs", str(progs), "--logs", str(log),
+                             "--state-dir", str(blocker / "sub"), "--listen", f"127.0.0.1:{free_port()}"],
+                            capture_output=True, timeout=30)
+    assert result.returncode == 1
+    assert b"state directory" in result.stderr and b"Traceback" not in result.stderr
