@@ -40,6 +40,7 @@ class SelfCollector(Collector):
                                            "permission denied, ...)", lambda s: s.errors),
             "logmetrics_log_invalid_utf8_lines": ("Lines with bytes that are not UTF-8 (replaced)",
                                                   lambda s: s.invalid_utf8),
+            "logmetrics_log_nul_lines": ("Lines holding NUL bytes", lambda s: s.nul_lines),
             "logmetrics_log_overlong_lines": ("Lines cut at the maximum line length", lambda s: s.overlong),
         }
         for name, (doc, get) in per_file.items():
