@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output format of the metrics (default: prometheus text)")
     dry.add_argument("--prog-label", action="store_true",
                      help="add a 'prog' label naming the program to every series, like mtail")
+    dry.add_argument("--emit-metric-timestamp", action="store_true",
+                     help="give each series the time of the log line that last updated it, where "
+                          "the program reads one with strptime() or settime()")
     dry.add_argument("--show-unmatched", type=int, default=5, metavar="N",
                      help="how many unmatched lines to show in the report (default: 5)")
     dry.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -101,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="poll for changes instead of inotify (NFS, CIFS, FUSE, some container volumes)")
     run.add_argument("--prog-label", action="store_true",
                      help="add a 'prog' label naming the program to every series, like mtail")
+    run.add_argument("--emit-metric-timestamp", action="store_true",
+                     help="give each series the time of the log line that last updated it, where "
+                          "the program reads one with strptime() or settime()")
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                      help="what logmetrics logs to stderr (default info)")
     return parser

@@ -211,3 +211,34 @@ def test_bad_regex_error_points_into_the_right_literal():
         compile_program("counter c\n/ok/ +\n  /(unclosed/ {\n  c++\n}\n", "bad.mtail")
     error = info.value.errors[0]
     assert (error.pos.line, error.message.startswith("bad regex")) == (3, True)
+
+
+def test_metric_timestamps_from_strptime_when_asked():
+    prog = run(
+        "counter c by k\n"
+        '/^(?P<t>\\S+) (?P<k>\\w+)/ {\n  strptime($t, "2006-01-02T15:04:05Z07:00")\n  c[$k]++\n}\n',
+        ["2026-11-25T00:00:00Z a", "2026-11-25T00:00:10Z a", "2026-11-25T00:00:05Z b"],
+    )
+    from logmetrics.exposition.render import render
+    from logmetrics.runtime.engine import Runtime
+
+    text = render(Runtime([prog]).store, timestamps=True)
+    assert 'c_total{k="a"} 2.0 1795564810000' in text
+    assert 'c_total{k="b"} 1.0 1795564805000' in text
+    assert 'c_total{k="a"} 2.0\n' in render(Runtime([prog]).store)  # off by default
+
+
+def test_del_after_expires_idle_label_sets():
+    prog = run(
+        "gauge sessions by id\n"
+        "/open (?P<id>\\d+)/ {\n  sessions[$id] = 1\n  del sessions[$id] after 1h\n}\n"
+        "/touch (?P<id>\\d+)/ {\n  sessions[$id] = 2\n}\n",
+        ["open 1", "open 2"],
+    )
+    metric = prog.metrics["sessions"]
+    metric.updated[("1",)] -= 7200  # session 1 idle for two hours
+    prog.run(["touch 2"], "x")
+    import time
+
+    assert metric.expire(time.time()) == 1
+    assert dict(metric.values) == {("2",): 2}

@@ -78,7 +78,8 @@ def run_dry_run(args: argparse.Namespace) -> int:
             progress.update(name, report.lines, reader.bytes_read, reader.total_bytes)
     report.seconds = time.perf_counter() - started
     progress.finish()
-    sys.stdout.write(render(runtime.store, args.format, prog_label=args.prog_label))
+    sys.stdout.write(render(runtime.store, args.format, prog_label=args.prog_label,
+                            timestamps=args.emit_metric_timestamp))
     sys.stdout.flush()
     if not args.quiet:
         sys.stderr.write(format_report(report, runtime))

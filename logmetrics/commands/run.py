@@ -80,7 +80,8 @@ class Daemon:
             log.info("restored the values of %d metrics from the last run", restored)
         self.follower = Follower(args.logs, state_dir, from_end=args.start == "end", poll=args.poll)
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label))
+        registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label,
+                                          timestamps=args.emit_metric_timestamp))
         registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
         self.server = MetricsServer(registry, args.listen)
         self.program_observer = Observer()

@@ -4,7 +4,9 @@ One collector renders the whole store: no client-library object per label
 set, no ``_created`` series. Metrics of the same exported name declared by
 several programs are merged into one family when they agree on kind and
 labels; with ``prog_label`` each sample also carries the program's name,
-as mtail's ``--emit_prog_label`` does.
+as mtail's ``--emit_prog_label`` does; with ``timestamps``, each sample
+carries the time of the log line that last updated it, where the program
+set one with strptime or settime (mtail's ``--emit_metric_timestamp``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ PROG_LABEL = "prog"
 class StoreCollector(Collector):
     """Yields the store's exported metrics as Prometheus metric families."""
 
-    def __init__(self, store: MetricStore, prog_label: bool = False) -> None:
+    def __init__(self, store: MetricStore, prog_label: bool = False, timestamps: bool = False) -> None:
         self.store = store
         self.prog_label = prog_label
+        self.timestamps = timestamps
 
     def collect(self) -> Iterator[Family]:
         families: dict[str, tuple[Metric, Family]] = {}
@@ -52,7 +55,7 @@ class StoreCollector(Collector):
                 if first.kind is not metric.kind or first.labels != metric.labels:
                     continue  # reported at load time; the first declaration wins
             extra = [metric.program] if self.prog_label else []
-            _add_samples(family, metric, extra)
+            _add_samples(family, metric, extra, self.timestamps)
         for _metric, family in families.values():
             yield family
 
@@ -67,7 +70,8 @@ def _new_family(metric: Metric, labels: list[str]) -> Family:
     return GaugeMetricFamily(metric.export_name, doc, labels=labels)
 
 
-def _add_samples(family: Family, metric: Metric, extra: list[str]) -> None:
+def _add_samples(family: Family, metric: Metric, extra: list[str], timestamps: bool) -> None:
+    stamps = dict(metric.stamps) if timestamps else {}
     if metric.kind is Kind.HISTOGRAM:
         bounds = [*(_le(b) for b in metric.buckets), "+Inf"]
         for key, value in sorted(metric.snapshot()):
@@ -76,10 +80,11 @@ def _add_samples(family: Family, metric: Metric, extra: list[str]) -> None:
             for le, count in zip(bounds, value, strict=False):
                 running += count
                 buckets.append((le, running))
-            family.add_metric([*key, *extra], buckets, value[-1])  # type: ignore[call-arg]
+            family.add_metric([*key, *extra], buckets, value[-1],  # type: ignore[call-arg]
+                              timestamp=stamps.get(key))
         return
     for key, value in sorted(metric.snapshot()):  # sorted: stable, readable output
-        family.add_metric([*key, *extra], value)  # type: ignore[call-arg]
+        family.add_metric([*key, *extra], value, timestamp=stamps.get(key))  # type: ignore[call-arg]
 
 
 def _le(bound: float) -> str:

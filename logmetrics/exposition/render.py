@@ -14,18 +14,19 @@ from logmetrics.store import Kind, MetricStore
 FORMATS = ("prometheus", "openmetrics", "json")
 
 
-def registry_for(store: MetricStore, prog_label: bool = False) -> CollectorRegistry:
+def registry_for(store: MetricStore, prog_label: bool = False, timestamps: bool = False) -> CollectorRegistry:
     """A private registry holding only the store's metrics (no process metrics)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, prog_label=prog_label))
+    registry.register(StoreCollector(store, prog_label=prog_label, timestamps=timestamps))
     return registry
 
 
-def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False) -> str:
+def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False,
+           timestamps: bool = False) -> str:
     """The store's exported metrics in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":
         return render_json(store, prog_label)
-    registry = registry_for(store, prog_label)
+    registry = registry_for(store, prog_label, timestamps)
     if fmt == "openmetrics":
         return generate_openmetrics(registry).decode("utf-8")
     if fmt == "prometheus":

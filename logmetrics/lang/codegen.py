@@ -76,6 +76,7 @@ class _Generator:
             self.metrics[name] = metric
             self.ns[f"_m_{name}"] = metric
             self.ns[f"_v_{name}"] = metric.values
+            self.ns[f"_t_{name}"] = metric.stamps
             if metric.kind is Kind.HISTOGRAM:
                 self.ns[f"_o_{name}"] = metric.observer()
         for node in checked.patterns:
@@ -199,9 +200,14 @@ class _Generator:
                 self.emit(depth + 1, f"{values}[_k] {op} {value}")
                 self.emit(depth, f"elif {metric}.admit(_k):")
                 self.emit(depth + 1, f"{values}[_k] = {sign}{value}")
+        stamp_key = "()" if kind != "histogram" and not decl.keys else "_k"
+        if self.checked.uses_timestamp:
+            # The line's own time (strptime/settime), for --emit-metric-timestamp.
+            self.emit(depth, "if ts is not None:")
+            self.emit(depth + 1, f"_t_{name}[{stamp_key}] = ts")
         if name in self.expiring:
-            self.emit(depth, f"if _k in {metric}.expiry:")
-            self.emit(depth + 1, f"{metric}.updated[_k] = _now()")
+            self.emit(depth, f"if {stamp_key} in {metric}.expiry:")
+            self.emit(depth + 1, f"{metric}.updated[{stamp_key}] = _now()")
 
     def delete(self, stmt: ast.Del, depth: int) -> None:
         name = stmt.target.decl.name  # type: ignore[union-attr]

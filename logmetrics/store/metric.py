@@ -55,6 +55,8 @@ class Metric:
     #: Seconds after its last update at which a label set is deleted (``del ... after``).
     expiry: dict[LabelValues, float] = field(default_factory=dict)
     updated: dict[LabelValues, float] = field(default_factory=dict)
+    #: The log line's own time (from strptime/settime) at each label set's last update.
+    stamps: dict[LabelValues, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.labels and self.kind is Kind.COUNTER:
@@ -113,6 +115,7 @@ class Metric:
         gone = [k for k, after in list(self.expiry.items()) if now - self.updated.get(k, now) >= after]
         for key in gone:
             self.values.pop(key, None)
+            self.stamps.pop(key, None)
             self.expiry.pop(key, None)
             self.updated.pop(key, None)
         return len(gone)
