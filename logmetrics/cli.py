@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from logmetrics import __version__
+from logmetrics.defaults import DEFAULT_LISTEN, FORMATS
 from logmetrics.errors import CompileErrors, LogmetricsError
-from logmetrics.exposition.render import FORMATS
-from logmetrics.exposition.server import DEFAULT_LISTEN
 from logmetrics.runtime.loader import bundled_programs_dir
 
 EPILOG = """\

@@ -214,13 +214,17 @@ def test_bad_regex_error_points_into_the_right_literal():
 
 
 def test_metric_timestamps_from_strptime_when_asked():
-    prog = run(
-        "counter c by k\n"
-        '/^(?P<t>\\S+) (?P<k>\\w+)/ {\n  strptime($t, "2006-01-02T15:04:05Z07:00")\n  c[$k]++\n}\n',
-        ["2026-11-25T00:00:00Z a", "2026-11-25T00:00:10Z a", "2026-11-25T00:00:05Z b"],
-    )
     from logmetrics.exposition.render import render
     from logmetrics.runtime.engine import Runtime
+    from logmetrics.runtime.program import Program
+    from tests.helpers import library
+
+    prog = Program.compile(
+        "counter c by k\n"
+        '/^(?P<t>\\S+) (?P<k>\\w+)/ {\n  strptime($t, "2006-01-02T15:04:05Z07:00")\n  c[$k]++\n}\n',
+        "t.mtail", library(), stamps=True,
+    )
+    prog.run(["2026-11-25T00:00:00Z a", "2026-11-25T00:00:10Z a", "2026-11-25T00:00:05Z b"], "x")
 
     text = render(Runtime([prog]).store, timestamps=True)
     assert 'c_total{k="a"} 2.0 1795564810000' in text

@@ -13,4 +13,5 @@ def load_from_args(args: argparse.Namespace) -> tuple[PatternLibrary, list[Progr
     """The pattern library and the compiled programs named by --patterns and --progs."""
     library = PatternLibrary.load(args.patterns)
     paths = args.progs or [bundled_programs_dir()]
-    return library, load_programs(paths, library)
+    stamps = bool(getattr(args, "emit_metric_timestamp", False))
+    return library, load_programs(paths, library, stamps)

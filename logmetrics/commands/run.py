@@ -66,7 +66,8 @@ class Daemon:
         library = PatternLibrary.load(args.patterns)
         self.program_paths = args.progs or [bundled_programs_dir()]
         self.runtime = Runtime([])
-        self.reloader = ProgramReloader(self.program_paths, library, self.runtime)
+        self.reloader = ProgramReloader(self.program_paths, library, self.runtime,
+                                        stamps=args.emit_metric_timestamp)
         errors = self.reloader.reload(force=True)
         if errors:
             raise LogmetricsError("programs do not compile:\n" + "\n".join(errors))

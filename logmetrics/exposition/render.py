@@ -8,10 +8,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from logmetrics.defaults import FORMATS
 from logmetrics.exposition.collector import StoreCollector
 from logmetrics.store import Kind, MetricStore
-
-FORMATS = ("prometheus", "openmetrics", "json")
 
 
 def registry_for(store: MetricStore, prog_label: bool = False, timestamps: bool = False) -> CollectorRegistry:

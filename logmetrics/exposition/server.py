@@ -19,14 +19,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from logmetrics import __version__
+from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_PORT
 from logmetrics.errors import LogmetricsError
 
 log = logging.getLogger(__name__)
 
-#: Prometheus' exporter port range (9100-9999) is fully allocated; 3904 sits
-#: beside mtail's 3903, so both can run side by side while moving over.
-DEFAULT_PORT = 3904
-DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 
 _LANDING = f"""<!doctype html>
 <html><head><title>logmetrics</title></head>

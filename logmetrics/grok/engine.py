@@ -15,8 +15,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import regex
-
 from logmetrics.grok.translate import FLAGS, RegexSyntaxError
 
 
@@ -52,6 +50,8 @@ def compile_regex(text: str) -> CompiledRegex:
     # (\h is horizontal space there), so it must not "fix" other errors silently.
     if "look-behind requires fixed-width" not in first.msg:
         raise RegexSyntaxError(first.msg, first.pos or 0) from None
+    import regex  # only here: importing it costs startup time every run
+
     try:
         return CompiledRegex(regex.compile(text, regex.ASCII | regex.V0), "regex")
     except (regex.error, OverflowError, RecursionError, ValueError):

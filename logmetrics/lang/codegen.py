@@ -35,14 +35,19 @@ class GeneratedProgram:
     patterns: list[str] = field(default_factory=list)
 
 
-def generate(checked: CheckedProgram, program_name: str) -> GeneratedProgram:
-    """Generate the Python source and namespace of a checked program."""
-    return _Generator(checked, program_name).run()
+def generate(checked: CheckedProgram, program_name: str, stamps: bool = False) -> GeneratedProgram:
+    """Generate the Python source and namespace of a checked program.
+
+    With ``stamps``, each update also records the line's own time (for
+    ``--emit-metric-timestamp``); without, that costs nothing.
+    """
+    return _Generator(checked, program_name, stamps).run()
 
 
 class _Generator:
-    def __init__(self, checked: CheckedProgram, program_name: str) -> None:
+    def __init__(self, checked: CheckedProgram, program_name: str, stamps: bool) -> None:
         self.checked = checked
+        self.stamps = stamps and checked.uses_timestamp
         self.program = program_name
         self.lines: list[str] = []
         self.ns: dict[str, Any] = {
@@ -55,6 +60,7 @@ class _Generator:
             "_imod": builtins.int_mod,
             "_cap": builtins.first_group,
             "_strptime": builtins.strptime,
+            "_strptime_into": builtins.strptime_into,
             "_strtol": builtins.strtol,
             "_now": builtins.now,
         }
@@ -62,6 +68,7 @@ class _Generator:
         self.expiring = _expiring_metrics(checked.tree.stmts)
         self.uses_stop = _uses_stop(checked.tree.stmts)
         self.temp = 0
+        self.known_key: str | None = None  # what _k holds at this point of the code
         for name, decl in checked.decls.items():
             metric = Metric(
                 name=name,
@@ -87,30 +94,39 @@ class _Generator:
         self.lines.append("    " * depth + text)
 
     def run(self) -> GeneratedProgram:
-        uses_ts = self.checked.uses_timestamp
-        self.emit(0, "def process(lines, filename, missed, on_error):")
-        self.emit(1, "matched = 0")
-        self.emit(1, "for index, line in enumerate(lines):")
-        self.emit(2, "hit = False")
-        if uses_ts:
-            self.emit(2, "ts = None")
-        self.emit(2, "try:")
-        depth = 3
+        # The per-line code, generated once, goes into two loops: one that also
+        # records unmatched lines (dry-run's report), and a leaner one without.
+        self.emit(3, "hit = False")
+        if self.checked.uses_timestamp:
+            self.emit(3, "ts = None")
+        self.emit(3, "try:")
+        depth = 4
         if self.uses_stop:
-            self.emit(3, "while True:")
-            depth = 4
+            self.emit(4, "while True:")
+            depth = 5
         before = len(self.lines)
         self.block(self.checked.tree.stmts, depth)
         if len(self.lines) == before:
             self.emit(depth, "pass")
         if self.uses_stop:
             self.emit(depth, "break")
-        self.emit(2, "except Exception as exc:")
-        self.emit(3, "on_error(exc, line)")
-        self.emit(2, "if hit:")
-        self.emit(3, "matched += 1")
-        self.emit(2, "elif missed is not None:")
-        self.emit(3, "missed.append(index)")
+        self.emit(3, "except Exception as exc:")
+        self.emit(4, "on_error(exc, line)")
+        per_line, self.lines = self.lines, []
+        self.emit(0, "def process(lines, filename, missed, on_error):")
+        self.emit(1, "matched = 0")
+        self.emit(1, "if missed is None:")
+        self.emit(2, "for line in lines:")
+        self.lines.extend(per_line)
+        self.emit(3, "if hit:")
+        self.emit(4, "matched += 1")
+        self.emit(1, "else:")
+        self.emit(2, "for index, line in enumerate(lines):")
+        self.lines.extend(per_line)
+        self.emit(3, "if hit:")
+        self.emit(4, "matched += 1")
+        self.emit(3, "else:")
+        self.emit(4, "missed.append(index)")
         self.emit(1, "return matched")
         source = "\n".join(self.lines) + "\n"
         patterns = [node.compiled.source for node in self.checked.patterns]  # type: ignore[attr-defined]
@@ -128,11 +144,14 @@ class _Generator:
 
     def body(self, stmts: list[ast.Stmt], depth: int, prefix: list[str] | None = None) -> None:
         before = len(self.lines)
+        known = self.known_key
         for text in prefix or ():
             self.emit(depth, text)
         self.block(stmts, depth)
         if len(self.lines) == before:
             self.emit(depth, "pass")
+        # After a block that may or may not have run, _k is known only if it did not change.
+        self.known_key = known if self.known_key == known else None
 
     def statement(self, stmt: ast.Stmt, depth: int, flag: str | None) -> None:
         if isinstance(stmt, ast.Cond):
@@ -165,8 +184,14 @@ class _Generator:
             value = self.string(expr.value) if decl.kind == "text" else self.number(expr.value)
             self.update(expr.target, expr.op, value, depth)  # type: ignore[arg-type]
         elif isinstance(expr, ast.Call) and expr.name == "strptime":
+            # A cache per call site: log lines come in bursts with the same timestamp.
             layout = expr.args[1].value  # type: ignore[attr-defined]
-            self.emit(depth, f"ts = _strptime({self.string(expr.args[0])}, {layout!r})")
+            cache = self.new_temp("_stc")
+            self.ns[cache] = {}
+            self.emit(depth, f"_s = {self.string(expr.args[0])}")
+            self.emit(depth, f"ts = {cache}.get(_s)")
+            self.emit(depth, "if ts is None:")
+            self.emit(depth + 1, f"ts = _strptime_into({cache}, _s, {layout!r})")
         elif isinstance(expr, ast.Call) and expr.name == "settime":
             self.emit(depth, f"ts = {self.number(expr.args[0])}")
         else:
@@ -178,8 +203,9 @@ class _Generator:
         values, metric = f"_v_{name}", f"_m_{name}"
         key = self.key(target)
         kind = decl.kind
+        if kind == "histogram" or decl.keys:
+            self.set_key(key, depth)
         if kind == "histogram":
-            self.emit(depth, f"_k = {key}")
             self.emit(depth, f"_h = {values}.get(_k) or {metric}.new_histogram(_k)")
             self.emit(depth, "if _h is not None:")
             self.emit(depth + 1, f"_o_{name}(_h, {value})")
@@ -190,24 +216,39 @@ class _Generator:
                 sign = "+" if op == "+=" else "-"
                 self.emit(depth, f"{values}[()] = {values}.get((), 0) {sign} {value}")
         else:
-            self.emit(depth, f"_k = {key}")
             if op == "=":
                 self.emit(depth, f"if _k in {values} or {metric}.admit(_k):")
                 self.emit(depth + 1, f"{values}[_k] = {value}")
             else:
+                # try/except costs nothing when no exception is raised (3.11), and the
+                # common case, a label set seen before, then takes one lookup fewer.
                 sign = "" if op == "+=" else "-"
-                self.emit(depth, f"if _k in {values}:")
-                self.emit(depth + 1, f"{values}[_k] {op} {value}")
-                self.emit(depth, f"elif {metric}.admit(_k):")
-                self.emit(depth + 1, f"{values}[_k] = {sign}{value}")
+                self.emit(depth, f"_n = {value}")
+                self.emit(depth, "try:")
+                self.emit(depth + 1, f"{values}[_k] {op} _n")
+                self.emit(depth, "except KeyError:")
+                self.emit(depth + 1, f"if {metric}.admit(_k):")
+                self.emit(depth + 2, f"{values}[_k] = {sign}_n")
         stamp_key = "()" if kind != "histogram" and not decl.keys else "_k"
-        if self.checked.uses_timestamp:
+        if self.stamps:
             # The line's own time (strptime/settime), for --emit-metric-timestamp.
             self.emit(depth, "if ts is not None:")
             self.emit(depth + 1, f"_t_{name}[{stamp_key}] = ts")
         if name in self.expiring:
             self.emit(depth, f"if {stamp_key} in {metric}.expiry:")
             self.emit(depth + 1, f"{metric}.updated[{stamp_key}] = _now()")
+
+    def set_key(self, key: str, depth: int) -> None:
+        """``_k = key``, unless _k already holds it: updates of several metrics by the
+        same labels, one after another, build the label tuple once.
+
+        Reuse is safe because a key reads only captures of matches made earlier on
+        this line (each regex runs at most once per line) and literals; a key that
+        reads a variable or the line's time is always rebuilt.
+        """
+        if key != self.known_key or "_v_" in key or "ts" in key:
+            self.emit(depth, f"_k = {key}")
+            self.known_key = key if "_v_" not in key and "ts" not in key else None
 
     def delete(self, stmt: ast.Del, depth: int) -> None:
         name = stmt.target.decl.name  # type: ignore[union-attr]

@@ -107,3 +107,11 @@ def strptime(text: str, layout: str) -> float:
             _STRPTIME_CACHE.clear()
         found = _STRPTIME_CACHE[key] = parse_time(text, layout)
     return found
+
+
+def strptime_into(cache: dict[str, float], text: str, layout: str) -> float:
+    """strptime for a call site's own cache (see the code generator); bounded in size."""
+    if len(cache) > 4096:
+        cache.clear()
+    seconds = cache[text] = parse_time(text, layout)
+    return seconds

@@ -31,7 +31,7 @@ def find_program_files(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def load_programs(paths: Sequence[Path], library: PatternLibrary) -> list[Program]:
+def load_programs(paths: Sequence[Path], library: PatternLibrary, stamps: bool = False) -> list[Program]:
     """Compile every program; raises CompileErrors with all errors of all files."""
     programs: list[Program] = []
     errors: list[CompileError] = []
@@ -43,7 +43,7 @@ def load_programs(paths: Sequence[Path], library: PatternLibrary) -> list[Progra
             continue
         names[path.name] = path
         try:
-            programs.append(Program.load(path, library))
+            programs.append(Program.load(path, library, stamps))
         except CompileErrors as exc:
             errors.extend(exc.errors)
         except CompileError as exc:

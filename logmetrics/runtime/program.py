@@ -49,20 +49,24 @@ class Program:
         self.stats = ProgramStats()
 
     @classmethod
-    def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None) -> Program:
-        """Compile program text; raises CompileError(s) naming ``path:line:col``."""
+    def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None,
+                stamps: bool = False) -> Program:
+        """Compile program text; raises CompileError(s) naming ``path:line:col``.
+
+        ``stamps`` records each update's line time, for ``--emit-metric-timestamp``.
+        """
         name = name or Path(path).name
         checked = check(parse(text, path), library)
-        generated = generate(checked, name)
+        generated = generate(checked, name, stamps)
         code = compile(generated.source, f"<program {name}>", "exec")
         namespace = dict(generated.namespace)
         exec(code, namespace)  # the code generator's own output, never user text
         return cls(name, path, generated.metrics, generated.source, namespace["process"])
 
     @classmethod
-    def load(cls, path: Path, library: PatternLibrary) -> Program:
+    def load(cls, path: Path, library: PatternLibrary, stamps: bool = False) -> Program:
         """Read and compile a program file."""
-        return cls.compile(path.read_text(encoding="utf-8"), str(path), library)
+        return cls.compile(path.read_text(encoding="utf-8"), str(path), library, stamps=stamps)
 
     def _on_error(self, exc: Exception, line: str) -> None:
         self.stats.runtime_errors += 1

@@ -36,8 +36,10 @@ class LoadCounts:
 class ProgramReloader:
     """Loads program files into a runtime and reloads the ones that change."""
 
-    def __init__(self, paths: Sequence[Path], library: PatternLibrary, runtime: Runtime) -> None:
+    def __init__(self, paths: Sequence[Path], library: PatternLibrary, runtime: Runtime,
+                 stamps: bool = False) -> None:
         self.paths = list(paths)
+        self.stamps = stamps
         self.library = library
         self.runtime = runtime
         self.counts = LoadCounts()
@@ -77,7 +79,7 @@ class ProgramReloader:
     def _load(self, path: Path) -> str | None:
         name = path.name
         try:
-            program = Program.load(path, self.library)
+            program = Program.load(path, self.library, self.stamps)
         except (CompileErrors, CompileError, OSError, UnicodeDecodeError) as exc:
             text = str(exc)
             self.counts.failed[name] = self.counts.failed.get(name, 0) + 1

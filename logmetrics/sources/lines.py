@@ -57,46 +57,55 @@ class LineSplitter:
                 return []
             self._dropping = False
             chunk = chunk[end + 1 :]
-        if self._partial:
-            chunk = self._partial + chunk
-        parts = chunk.split(b"\n")
-        self._partial = parts.pop()
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self._partial += chunk
+            if len(self._partial) > self.max_line:
+                # An overlong line in progress: keep its head, drop the rest as it comes.
+                head, self._partial = self._partial[: self.max_line], b""
+                self._dropping = True
+                self.stats.overlong += 1
+                return self._decode(head)
+            return []
+        data = self._partial + chunk[:last] if self._partial else chunk[:last]
+        self._partial = chunk[last + 1 :]
+        lines = self._decode(data)
         if len(self._partial) > self.max_line:
-            # An overlong line in progress: keep its head, drop the rest as it comes.
-            parts.append(self._partial[: self.max_line])
-            self._partial = b""
+            head, self._partial = self._partial[: self.max_line], b""
             self._dropping = True
             self.stats.overlong += 1
-        if not parts:
-            return []
-        return self._decode(parts)
+            lines += self._decode(head)
+        return lines
 
     def flush(self) -> list[str]:
         """The last line of a stream that does not end with a newline."""
         if not self._partial:
             return []
-        parts, self._partial = [self._partial], b""
-        return self._decode(parts)
+        data, self._partial = self._partial, b""
+        return self._decode(data)
 
-    def _decode(self, parts: list[bytes]) -> list[str]:
-        data = b"\n".join(parts)
-        if b"\r" in data:
-            parts = [p[:-1] if p.endswith(b"\r") else p for p in parts]
-            data = b"\n".join(parts)
-        for part in parts:
-            if len(part) > self.max_line:
-                self.stats.overlong += 1
-        if any(len(p) > self.max_line for p in parts):
-            parts = [p[: self.max_line] for p in parts]
-            data = b"\n".join(parts)
+    def _decode(self, data: bytes) -> list[str]:
+        """Complete lines (joined by newlines, without the last one) to strings.
+
+        The whole run is decoded and split at once: the common case costs one
+        decode and one split, whatever the number of lines.
+        """
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = data.decode("utf-8", errors="replace")
-            self.stats.invalid_utf8 += sum(1 for p in parts if not _valid_utf8(p))
-        if "\0" in text:
-            self.stats.nul_lines += sum(1 for p in parts if b"\0" in p)
+            self.stats.invalid_utf8 += sum(1 for p in data.split(b"\n") if not _valid_utf8(p))
         lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        if len(data) > self.max_line:
+            cut = self.max_line
+            long = [i for i, line in enumerate(lines) if len(line) > cut]
+            for i in long:
+                lines[i] = lines[i][:cut]
+            self.stats.overlong += len(long)
+        if "\0" in text:
+            self.stats.nul_lines += sum(1 for line in lines if "\0" in line)
         self.stats.lines += len(lines)
         return lines
 

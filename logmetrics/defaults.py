@@ -1,0 +1,9 @@
+"""Defaults the command line shows, kept apart so that ``--help`` imports nothing heavy."""
+
+#: Output formats of dry-run.
+FORMATS = ("prometheus", "openmetrics", "json")
+
+#: Prometheus' exporter port range (9100-9999) is fully allocated; 3904 sits
+#: beside mtail's 3903, so both can run side by side while moving over.
+DEFAULT_PORT = 3904
+DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
