@@ -3,6 +3,7 @@
 Measures (median of --repeat runs, each a fresh process):
   - the hand-written loop baseline (benchmarks/baseline_loop.py),
   - logmetrics dry-run of the bundled apache_access.mtail,
+  - the same counts written with %{HTTPD_COMBINEDLOG} (examples/apache_grok.mtail),
   - logmetrics dry-run of mtail's own apache_combined.mtail (when mtail's examples are installed),
   - mtail --one_shot on apache_combined.mtail (when the mtail binary is installed).
 """
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> list[Result]:
     bundled = REPO / "programs" / "apache_access.mtail"
     results.append(measure("logmetrics dry-run apache_access.mtail",
                            logmetrics_argv("dry-run", "-q", "--progs", str(bundled), str(log)),
+                           lines, args.repeat))
+    grok = REPO / "examples" / "apache_grok.mtail"
+    results.append(measure("logmetrics dry-run apache_grok.mtail (grok)",
+                           logmetrics_argv("dry-run", "-q", "--progs", str(grok), str(log)),
                            lines, args.repeat))
     if MTAIL_APACHE.exists():
         results.append(measure("logmetrics dry-run mtail apache_combined.mtail",

@@ -152,3 +152,15 @@ def test_vhost_prefix_and_common_format_and_t_slash_d():
     }
     histogram = program.metrics["apache_http_request_duration_seconds"].values[("GET", "200")]
     assert histogram[-1] == pytest.approx(2.5)
+
+
+@pytest.mark.skipif(not REAL_LOG.exists(), reason="shared test data is not present")
+def test_the_grok_version_counts_the_same_on_the_real_log():
+    with gzip.open(REAL_LOG, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    program = Program.load(REPO / "examples" / "apache_grok.mtail", library())
+    for start in range(0, len(lines), 4096):
+        program.run(lines[start : start + 4096], "access.log")
+    requests, sent, _ = independent_count(lines)
+    assert dict(program.metrics["apache_http_requests_total"].values) == dict(requests)
+    assert dict(program.metrics["apache_http_response_bytes_total"].values) == dict(sent)
