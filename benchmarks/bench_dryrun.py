@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> list[Result]:
     print(f"# dry-run on {APACHE_LOG_GZ.name}: {lines:,} lines, median of {args.repeat} runs")
     for result in results:
         print(result.line(baseline))
+    by_name = {r.name: r for r in results}
+    mtail_result = by_name.get("mtail --one_shot apache_combined.mtail")
+    if mtail_result is not None:
+        for name in ("logmetrics dry-run mtail apache_combined.mtail",
+                     "logmetrics dry-run apache_grok.mtail (grok)"):
+            ratio = by_name[name].lines_per_cpu_s / mtail_result.lines_per_cpu_s
+            print(f"# {name}: x{ratio:.2f} mtail's lines per CPU-second")
     log.unlink()
     return results
 
