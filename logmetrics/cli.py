@@ -37,6 +37,14 @@ def _add_program_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_export_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prog-label", action="store_true",
+                        help="add a 'prog' label naming the program to every series, like mtail")
+    parser.add_argument("--emit-metric-timestamp", action="store_true",
+                        help="give each series the time of the log line that last updated it, where "
+                             "the program reads one with strptime() or settime()")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -68,11 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="log files to read; '-' reads stdin; .gz files are decompressed")
     dry.add_argument("--format", choices=FORMATS, default="prometheus",
                      help="output format of the metrics (default: prometheus text)")
-    dry.add_argument("--prog-label", action="store_true",
-                     help="add a 'prog' label naming the program to every series, like mtail")
-    dry.add_argument("--emit-metric-timestamp", action="store_true",
-                     help="give each series the time of the log line that last updated it, where "
-                          "the program reads one with strptime() or settime()")
+    _add_export_options(dry)
     dry.add_argument("--show-unmatched", type=int, default=5, metavar="N",
                      help="how many unmatched lines to show in the report (default: 5)")
     dry.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -101,11 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default end); files created later are always read from the beginning")
     run.add_argument("--poll", action="store_true",
                      help="poll for changes instead of inotify (NFS, CIFS, FUSE, some container volumes)")
-    run.add_argument("--prog-label", action="store_true",
-                     help="add a 'prog' label naming the program to every series, like mtail")
-    run.add_argument("--emit-metric-timestamp", action="store_true",
-                     help="give each series the time of the log line that last updated it, where "
-                          "the program reads one with strptime() or settime()")
+    _add_export_options(run)
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                      help="what logmetrics logs to stderr (default info)")
     return parser

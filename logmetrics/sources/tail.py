@@ -31,6 +31,7 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from logmetrics.sources.lines import DEFAULT_MAX_LINE, LineSplitter
@@ -271,38 +272,40 @@ class FileTailer:
         """Finish a file we were reading before a restart, wherever it went."""
         splitter = LineSplitter(self.max_line)
         if by_inode:
-            for candidate in _rotated_candidates(self.path):
-                try:
-                    fd = os.open(candidate, os.O_RDONLY)
-                except OSError:
-                    continue
-                try:
-                    if self._is(fd, os.fstat(fd), saved.file):
-                        log.info("%s: finishing %s from offset %d", self.path, candidate, saved.offset)
-                        lines, _ = self._read_fd(fd, saved.offset, splitter, 1 << 62)
-                        return lines + splitter.flush()
-                finally:
-                    os.close(fd)
+            lines = self._drain_first(lambda fd: self._is(fd, os.fstat(fd), saved.file),
+                                      saved.offset, splitter)
+            if lines is not None:
+                return lines
         return self._drain_copy(saved.file, saved.offset, splitter)
 
     def _drain_copy(self, file_id: FileId, offset: int, splitter: LineSplitter) -> list[str]:
         """Read a rotated copy (same first bytes, at least ``offset`` long) from ``offset``."""
+        lines = self._drain_first(
+            lambda fd: os.fstat(fd).st_size >= offset and head_matches(fd, file_id), offset, splitter
+        )
+        if lines is not None:
+            return lines
+        if offset:
+            log.warning("%s: rotated, and the rotated file was not found; lines written "
+                        "just before the rotation may be missing", self.path)
+        return splitter.flush()
+
+    def _drain_first(self, matches: Callable[[int], bool], offset: int,
+                     splitter: LineSplitter) -> list[str] | None:
+        """Read from ``offset`` to the end the first rotated file that ``matches``."""
         for candidate in _rotated_candidates(self.path):
             try:
                 fd = os.open(candidate, os.O_RDONLY)
             except OSError:
                 continue
             try:
-                if os.fstat(fd).st_size >= offset and head_matches(fd, file_id):
-                    log.info("%s: reading the rest from %s", self.path, candidate)
+                if matches(fd):
+                    log.info("%s: reading the rest from %s, from offset %d", self.path, candidate, offset)
                     lines, _ = self._read_fd(fd, offset, splitter, 1 << 62)
                     return lines + splitter.flush()
             finally:
                 os.close(fd)
-        if offset:
-            log.warning("%s: rotated, and the rotated file was not found; lines written "
-                        "just before the rotation may be missing", self.path)
-        return splitter.flush()
+        return None
 
 
 def _rotated_candidates(path: str) -> list[str]:
