@@ -5,7 +5,8 @@ Measures (median of --repeat runs, each a fresh process):
   - logmetrics dry-run of the bundled apache_access.mtail,
   - the same counts written with %{HTTPD_COMBINEDLOG} (examples/apache_grok.mtail),
   - logmetrics dry-run of mtail's own apache_combined.mtail (when mtail's examples are installed),
-  - mtail --one_shot on apache_combined.mtail (when the mtail binary is installed).
+  - mtail --one_shot on apache_combined.mtail (when the mtail binary is installed),
+  - the bundled program on 100,000 and 1,000,000 lines: peak RSS must stay flat.
 """
 
 from __future__ import annotations
@@ -58,9 +59,19 @@ def main(argv: list[str] | None = None) -> list[Result]:
                                    [mtail, "--one_shot", "--one_shot_format=prometheus",
                                     "--progs", str(MTAIL_APACHE), "--logs", str(log)],
                                    lines, args.repeat))
+    flat = []
+    for size in (100_000, 1_000_000):
+        sized, count = plain_copy(APACHE_LOG_GZ, lines=size)
+        flat.append(measure(f"logmetrics dry-run apache_access.mtail, {count:,} lines",
+                            logmetrics_argv("dry-run", "-q", "--progs", str(bundled), str(sized)),
+                            count, args.repeat))
+        sized.unlink()
     print(f"# dry-run on {APACHE_LOG_GZ.name}: {lines:,} lines, median of {args.repeat} runs")
     for result in results:
         print(result.line(baseline))
+    for result in flat:
+        print(result.line())
+    print(f"# peak RSS, 1,000,000 lines vs 100,000 lines: x{flat[1].peak_rss_mb / flat[0].peak_rss_mb:.2f}")
     by_name = {r.name: r for r in results}
     mtail_result = by_name.get("mtail --one_shot apache_combined.mtail")
     if mtail_result is not None:
