@@ -223,12 +223,15 @@ class _Generator:
                 # try/except costs nothing when no exception is raised (3.11), and the
                 # common case, a label set seen before, then takes one lookup fewer.
                 sign = "" if op == "+=" else "-"
-                self.emit(depth, f"_n = {value}")
+                amount = value
+                if not value.isdigit():  # evaluate once, before the update (it may raise)
+                    self.emit(depth, f"_n = {value}")
+                    amount = "_n"
                 self.emit(depth, "try:")
-                self.emit(depth + 1, f"{values}[_k] {op} _n")
+                self.emit(depth + 1, f"{values}[_k] {op} {amount}")
                 self.emit(depth, "except KeyError:")
                 self.emit(depth + 1, f"if {metric}.admit(_k):")
-                self.emit(depth + 2, f"{values}[_k] = {sign}_n")
+                self.emit(depth + 2, f"{values}[_k] = {sign}{amount}")
         stamp_key = "()" if kind != "histogram" and not decl.keys else "_k"
         if self.stamps:
             # The line's own time (strptime/settime), for --emit-metric-timestamp.
@@ -262,7 +265,13 @@ class _Generator:
     def key(self, target: ast.Expr) -> str:
         if not isinstance(target, ast.Index):
             return "()"
-        parts = [self.string(k) for k in target.keys]
+        keys = target.keys
+        groups = [_plain_group(k) for k in keys]
+        if len(keys) > 1 and all(groups) and len({g[0] for g in groups}) == 1:  # type: ignore[index]
+            # Every label is a group of one match: match.group(a, b, c) builds the tuple in C.
+            number = groups[0][0]  # type: ignore[index]
+            return f"m{number}.group({', '.join(str(g[1]) for g in groups)})"  # type: ignore[index]
+        parts = [self.string(k) for k in keys]
         return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
     def new_temp(self, prefix: str) -> str:
@@ -390,6 +399,16 @@ class _Generator:
         if name == "settime":
             return self.number(args[0])
         raise AssertionError(f"no code for builtin {name}")  # pragma: no cover
+
+
+def _plain_group(node: ast.Expr) -> tuple[int, int] | None:
+    """(pattern number, group) of a capture that is always set by its match, else None."""
+    if not isinstance(node, ast.CapRef):
+        return None
+    info: CaptureInfo = node.info  # type: ignore[attr-defined]
+    if info.optional or len(info.groups) != 1:
+        return None
+    return node.pattern_number, info.groups[0]  # type: ignore[attr-defined]
 
 
 def _textual(node: ast.Expr) -> bool:
