@@ -258,3 +258,58 @@ def test_missing_log_and_bad_state_dir_are_reported(tmp_path):
                             capture_output=True, timeout=30)
     assert result.returncode == 1
     assert b"state directory" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_kill_9_at_random_moments_counts_every_line_once(tmp_path):
+    import random
+
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    writer = Writer(log)
+    writer.start()
+    rng = random.Random(7)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    for round_ in range(4):
+        time.sleep(rng.uniform(0.3, 1.5))
+        if round_ == 1:
+            os.rename(log, logs / "app.log.1")
+            writer.reopen()
+            time.sleep(rng.uniform(0.0, 0.5))
+        daemon.proc.kill()  # SIGKILL: no chance to save anything
+        daemon.proc.wait(timeout=10)
+        daemon.stderr.close()
+        time.sleep(rng.uniform(0.0, 0.5))
+        daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    time.sleep(0.5)
+    written = writer.finish()
+    expected = float(written)
+    wait_for(lambda: daemon.samples().get("lines_total") == expected)
+    samples = daemon.samples()
+    assert daemon.stop() == 0
+    assert (samples.get("lines_total"), samples.get("number_sum_total")) == (
+        expected, float(written * (written - 1) // 2)
+    )
+
+
+def test_no_checkpoint_starts_counters_at_zero(tmp_path):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    log = tmp_path / "a.log"
+    log.write_text("line 1\n", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", "--no-checkpoint")
+    assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    assert daemon.stop() == 0
+    with open(log, "a") as f:
+        f.write("line 2\n")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", "--no-checkpoint")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)  # only the new line
+        time.sleep(0.5)
+        assert daemon.samples()["lines_total"] == 1.0
+    finally:
+        daemon.stop()

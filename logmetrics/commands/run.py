@@ -76,10 +76,13 @@ class Daemon:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LogmetricsError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
-        restored = checkpoint.restore(self.runtime, state_dir)
-        if restored:
-            log.info("restored the values of %d metrics from the last run", restored)
-        self.follower = Follower(args.logs, state_dir, from_end=args.start == "end", poll=args.poll)
+        resume = None
+        if args.checkpoint:
+            restored, resume = checkpoint.restore(self.runtime, state_dir)
+            if resume is not None:
+                log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
+        self.follower = Follower(args.logs, state_dir, from_end=args.start == "end", poll=args.poll,
+                                 positions=resume)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label,
                                           timestamps=args.emit_metric_timestamp))
@@ -123,14 +126,18 @@ class Daemon:
         self._watch_programs()
         self.follower.start()
         last_commit = last_expiry = time.monotonic()
+        dirty = False
         try:
             while not self.stopping.is_set():
                 batches = self.follower.poll()
                 for path, lines in batches:
                     self.runtime.process(lines, path)
                 now = time.monotonic()
-                if now - last_commit >= COMMIT_INTERVAL:
-                    self.follower.commit()
+                if batches:
+                    dirty = True
+                if dirty and now - last_commit >= COMMIT_INTERVAL:
+                    self._commit()
+                    dirty = False
                     last_commit = now
                 if now - last_expiry >= EXPIRY_INTERVAL:
                     self._expire()
@@ -141,15 +148,23 @@ class Daemon:
                 if not batches:
                     self.follower.wait(0.25)
         finally:
-            self.follower.stop()  # persists positions
-            try:
-                checkpoint.save(self.runtime, self.state_dir)
-            except OSError as exc:
-                log.error("cannot save the metrics checkpoint in %s: %s", self.state_dir, exc)
+            self._commit()
+            self.follower.stop()
             self.program_observer.stop()
             self.server.stop()
             log.info("stopped; positions saved")
         return 0
+
+    def _commit(self) -> None:
+        """Values and positions together first (the checkpoint), then the offset files."""
+        if self.args.checkpoint:
+            try:
+                checkpoint.save(self.runtime, self.state_dir, self.follower.handed_out())
+            except OSError as exc:
+                log.error("cannot save the checkpoint in %s: %s; will retry", self.state_dir,
+                          exc.strerror or exc)
+                return  # the offset files must not run ahead of the checkpoint
+        self.follower.commit()
 
     def _expire(self) -> None:
         now = time.time()

@@ -35,7 +35,10 @@ class Follower:
     """Follows every file matching ``globs``; see the module docstring."""
 
     def __init__(self, globs: list[str], state_dir: Path, *, from_end: bool = True, poll: bool = False,
-                 rescan_interval: float = 1.0, max_line: int = DEFAULT_MAX_LINE) -> None:
+                 rescan_interval: float = 1.0, max_line: int = DEFAULT_MAX_LINE,
+                 positions: dict[str, Position] | None = None) -> None:
+        """``positions``, when given, are where to resume (a checkpoint's), instead of the
+        offset files."""
         self.watcher = LogWatcher(globs, poll=poll)
         self.positions = PositionStore(state_dir)
         self.from_end = from_end
@@ -43,6 +46,7 @@ class Follower:
         self.max_line = max_line
         self.tailers: dict[str, FileTailer] = {}
         self._committed: dict[str, Position] = {}
+        self._resume = positions
         self._last_scan = 0.0
         self._first_scan = True
         self._lock = threading.Lock()  # guards self.tailers against the stats reader
@@ -57,7 +61,7 @@ class Follower:
         for path in self.watcher.files():
             if path in self.tailers:
                 continue
-            saved = self.positions.load(path)
+            saved = self._resume.get(path) if self._resume is not None else self.positions.load(path)
             # At start, an existing file is read from its end (unless told otherwise);
             # a file that appears later is new, and read from its beginning.
             start_at_end = self.from_end and self._first_scan
@@ -93,6 +97,15 @@ class Follower:
                           path, self.positions.state_dir, exc.strerror or exc)
                 continue
             self._committed[path] = position
+
+    def handed_out(self) -> dict[str, Position]:
+        """The position after the last line handed out, per file (for a checkpoint)."""
+        out = {}
+        for path, tailer in list(self.tailers.items()):
+            position = tailer.position
+            if position is not None:
+                out[path] = position
+        return out
 
     def wait(self, timeout: float) -> None:
         """Sleep until a watched directory changes, ``timeout`` passes, or :meth:`wake`."""
