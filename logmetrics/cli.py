@@ -16,6 +16,7 @@ from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_LISTEN, FORMATS
 from logmetrics.errors import CompileErrors, LogmetricsError
 from logmetrics.runtime.loader import bundled_programs_dir
+from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
 
 EPILOG = """\
 Programs are written in the mtail language; regex literals may use grok
@@ -38,6 +39,10 @@ def _add_program_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_export_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
+                        help="label sets a metric may hold unless its program says 'limit'; new ones "
+                             "beyond are refused and counted (logmetrics_metric_label_sets_refused_total); "
+                             f"default {DEFAULT_MAX_LABEL_SETS}")
     parser.add_argument("--prog-label", action="store_true",
                         help="add a 'prog' label naming the program to every series, like mtail")
     parser.add_argument("--emit-metric-timestamp", action="store_true",

@@ -118,3 +118,12 @@ def test_check_a_folder_and_patterns_dir(tmp_path):
     assert result.stdout.count(b": ok") == 2
     missing = cli("check", "--progs", str(progs))
     assert missing.returncode == 1 and b"MYWORD" in missing.stderr
+
+
+def test_dry_run_cardinality_guard(tmp_path):
+    prog = tmp_path / "paths.mtail"
+    prog.write_text("counter hits by path\n/\"\\S+ (?P<path>\\S+)/ {\n  hits[$path]++\n}\n", encoding="utf-8")
+    result = cli("dry-run", "--progs", str(prog), "--max-label-sets", "3", str(EXAMPLE))
+    assert result.returncode == 0
+    assert result.stdout.decode().count("hits_total{") == 3
+    assert b"new label sets refused (more than 3" in result.stderr

@@ -55,7 +55,7 @@ class Progress:
 def run_dry_run(args: argparse.Namespace) -> int:
     """Run the programs over every file, print metrics and the match report."""
     _library, programs = load_from_args(args)
-    runtime = Runtime(programs)
+    runtime = Runtime(programs, max_label_sets=args.max_label_sets)
     report = MatchReport()
     show = max(0, args.show_unmatched)
     progress = Progress(
@@ -95,6 +95,10 @@ def format_report(report: MatchReport, runtime: Runtime) -> str:
     ]
     for program in runtime.programs:
         stats = program.stats
+        for metric in program.metrics.values():
+            if metric.overflow:
+                out.append(f"#   {program.name}: {metric.name}: {metric.overflow:,} new label sets refused "
+                           f"(more than {metric.max_label_sets:,}; see --max-label-sets)")
         share = 100 * stats.lines_matched / report.lines if report.lines else 0.0
         out.append(
             f"#   {program.name}: {stats.lines_matched:,} lines matched ({share:.1f}%), "

@@ -65,7 +65,7 @@ class Daemon:
         self.reload_requested = threading.Event()
         library = PatternLibrary.load(args.patterns)
         self.program_paths = args.progs or [bundled_programs_dir()]
-        self.runtime = Runtime([])
+        self.runtime = Runtime([], max_label_sets=args.max_label_sets)
         self.reloader = ProgramReloader(self.program_paths, library, self.runtime,
                                         stamps=args.emit_metric_timestamp)
         errors = self.reloader.reload(force=True)

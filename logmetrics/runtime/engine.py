@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logmetrics.runtime.program import Program
-from logmetrics.store import MetricStore
+from logmetrics.store import DEFAULT_MAX_LABEL_SETS, MetricStore
 
 
 @dataclass
@@ -20,8 +20,11 @@ class BatchResult:
 class Runtime:
     """The loaded programs and the store their metrics live in."""
 
-    def __init__(self, programs: Sequence[Program], store: MetricStore | None = None) -> None:
+    def __init__(self, programs: Sequence[Program], store: MetricStore | None = None,
+                 max_label_sets: int = DEFAULT_MAX_LABEL_SETS) -> None:
+        """``max_label_sets`` caps each metric with labels that sets no ``limit`` of its own."""
         self.store = store or MetricStore()
+        self.max_label_sets = max_label_sets
         self.programs: list[Program] = []
         self.lines_read = 0
         for program in programs:
@@ -29,6 +32,8 @@ class Runtime:
 
     def add(self, program: Program) -> None:
         """Add a program, or replace the one of the same name (keeping unchanged metrics)."""
+        for metric in program.metrics.values():
+            metric.max_label_sets = self.max_label_sets
         # The list is replaced, not mutated, so a batch in progress keeps its programs.
         programs = list(self.programs)
         for i, old in enumerate(programs):
