@@ -313,3 +313,38 @@ def test_no_checkpoint_starts_counters_at_zero(tmp_path):
         assert daemon.samples()["lines_total"] == 1.0
     finally:
         daemon.stop()
+
+
+def test_bad_input_is_counted_and_skipped_never_fatal(tmp_path):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    log = tmp_path / "bad.log"
+    log.write_bytes(b"")
+    daemon = Daemon(tmp_path, progs, str(log))
+    try:
+        import random
+
+        rng = random.Random(3)
+        with open(log, "ab") as f:
+            f.write(b"line 1\r\n")  # CRLF
+            f.write(bytes(rng.randrange(256) for _ in range(5000)).replace(b"\n", b" ") + b"\n")
+            f.write(b"\xff\xfe invalid utf-8\n")
+            f.write(b"with \x00 nul\n")
+            f.write(b"line 2\n")
+            chunk = b"x" * (1 << 20)
+            for _ in range(100):  # a single 100 MB line
+                f.write(chunk)
+            f.write(b"\nline 3\n")
+        key = f"{{file={log}}}"
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 3.0, timeout=60)
+        samples = daemon.samples()
+        assert samples[f"logmetrics_log_overlong_lines_total{key}"] == 1
+        assert samples[f"logmetrics_log_invalid_utf8_lines_total{key}"] >= 2
+        assert samples[f"logmetrics_log_nul_lines_total{key}"] >= 1
+        assert samples["number_sum_total"] == 6.0
+        with open(f"/proc/{daemon.proc.pid}/status") as status:
+            peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+        assert peak_kb < 200 * 1024, "memory must stay bounded by the read size, not the line"
+    finally:
+        assert daemon.stop() == 0
