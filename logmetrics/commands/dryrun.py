@@ -103,6 +103,7 @@ def format_report(report: MatchReport, runtime: Runtime) -> str:
         out.append(
             f"#   {program.name}: {stats.lines_matched:,} lines matched ({share:.1f}%), "
             f"{stats.runtime_errors:,} runtime errors"
+            + (f" ({stats.regex_timeouts:,} regex time-outs)" if stats.regex_timeouts else "")
         )
         for message in stats.recent_errors:
             out.append(f"#     error: {message}")

@@ -59,17 +59,22 @@ class SelfCollector(Collector):
                                       labels=["prog"])
         errors = CounterMetricFamily("logmetrics_program_runtime_errors",
                                      "Lines on which a program failed at run time", labels=["prog"])
+        timeouts = CounterMetricFamily("logmetrics_program_regex_timeouts",
+                                       "Lines given up because a regex ran out of its time budget",
+                                       labels=["prog"])
         overflow = CounterMetricFamily("logmetrics_metric_label_sets_refused",
                                        "Label sets refused because a metric held too many",
                                        labels=["prog", "metric"])
         for program in programs:
             matched.add_metric([program.name], program.stats.lines_matched)
             errors.add_metric([program.name], program.stats.runtime_errors)
+            timeouts.add_metric([program.name], program.stats.regex_timeouts)
             for metric in program.metrics.values():
                 if metric.overflow:
                     overflow.add_metric([program.name, metric.name], metric.overflow)
         yield matched
         yield errors
+        yield timeouts
         yield overflow
 
         loads = CounterMetricFamily("logmetrics_program_loads", "Program (re)loads, by result",

@@ -87,7 +87,7 @@ class _Generator:
             if metric.kind is Kind.HISTOGRAM:
                 self.ns[f"_o_{name}"] = metric.observer()
         for node in checked.patterns:
-            self.ns[f"_r{node.number}"] = node.compiled.regex.search  # type: ignore[attr-defined]
+            self.ns[f"_r{node.number}"] = node.compiled.search  # type: ignore[attr-defined]
             self.ns[f"_p{node.number}"] = node.compiled.regex  # type: ignore[attr-defined]
 
     def emit(self, depth: int, text: str) -> None:

@@ -10,6 +10,7 @@ successful match, and the type mtail infers for it (``(\\d+)`` is an int).
 
 from __future__ import annotations
 
+import functools
 import re
 import re._constants as sre_c  # private but stable across 3.11+: the parse tree's opcodes
 import re._parser as sre_parse
@@ -29,14 +30,32 @@ class CaptureInfo:
     optional: bool  # True if a successful match may leave it unset
 
 
+#: Seconds one search of a guarded pattern may take before the line is given up.
+TIME_BUDGET = 0.1
+
+
 @dataclass(slots=True)
 class CompiledPattern:
-    """A compiled pattern node: its regex object and its captures by name."""
+    """A compiled pattern node: its regex object and its captures by name.
+
+    ``guarded`` patterns could backtrack catastrophically (a repeated group that
+    holds another repetition or an alternation): they run on the ``regex``
+    engine with a time budget per search, so one pathological line costs
+    :data:`TIME_BUDGET` seconds and a runtime error, not a stalled pipeline.
+    """
 
     regex: object  # a compiled re.Pattern or regex.Pattern
     source: str  # the Python-syntax regex, for messages and dumps
     engine: str
     captures: dict[str, CaptureInfo]
+    guarded: bool = False
+
+    @property
+    def search(self):  # type: ignore[no-untyped-def] - a bound method of either engine
+        """The search function compiled programs call."""
+        if self.guarded:
+            return functools.partial(self.regex.search, timeout=TIME_BUDGET)  # type: ignore[attr-defined]
+        return self.regex.search  # type: ignore[attr-defined]
 
 
 def _join(node: ast.Pattern) -> tuple[str, list[tuple[int, Position]]]:
@@ -74,6 +93,11 @@ def compile_pattern(node: ast.Pattern, library: PatternLibrary) -> CompiledPatte
         raise CompileError(_position(starts, offset), f"bad regex: {exc.message}") from None
     regex = compiled.pattern
     shapes = _group_shapes(expansion.regex) if compiled.engine == "re" else {}
+    guarded = compiled.engine == "regex" or _may_backtrack(expansion.regex)
+    if guarded and compiled.engine == "re":
+        import regex as regex_engine  # only for the few patterns that need a time budget
+
+        regex = regex_engine.compile(expansion.regex, regex_engine.ASCII | regex_engine.V0)
     captures: dict[str, CaptureInfo] = {}
     for number in range(1, compiled.groups + 1):
         optional, kind = shapes.get(number, (True, "string"))
@@ -88,7 +112,51 @@ def compile_pattern(node: ast.Pattern, library: PatternLibrary) -> CompiledPatte
         kind = cap.type or inferred
         optional = len(numbers) > 1 or any(shapes.get(n, (True, ""))[0] for n in numbers)
         captures[var] = CaptureInfo(numbers, kind, optional)
-    return CompiledPattern(regex, expansion.regex, compiled.engine, captures)
+    engine = "regex" if guarded else compiled.engine
+    return CompiledPattern(regex, expansion.regex, engine, captures, guarded)
+
+
+# --- catastrophic backtracking --------------------------------------------------
+
+
+def _may_backtrack(pattern: str) -> bool:
+    """True for a repeated group that holds another repetition or an alternation,
+    the shape of catastrophic backtracking (``(a+)+``, ``(a|aa)*``, ``(\\w+\\s?)*``).
+
+    Atomic groups and possessive repeats cannot backtrack into, so they are safe.
+    """
+    try:
+        tree = sre_parse.parse(pattern, re.ASCII)
+    except re.error:
+        return True
+    return _risky(tree, inside_repeat=False)
+
+
+def _risky(items, inside_repeat: bool) -> bool:
+    """Only unbounded repeats count: a bounded one (``{1,4}``) cannot blow up."""
+    for op, av in items:
+        if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+            _low, high, sub = av
+            unbounded = high is sre_c.MAXREPEAT
+            if inside_repeat and unbounded:
+                return True
+            if _risky(sub, inside_repeat or unbounded):
+                return True
+        elif op is sre_c.BRANCH:
+            if inside_repeat or any(_risky(branch, inside_repeat) for branch in av[1]):
+                return True
+        elif op is sre_c.SUBPATTERN:
+            if _risky(av[3], inside_repeat):
+                return True
+        elif op in (sre_c.ASSERT, sre_c.ASSERT_NOT):
+            if _risky(av[1], inside_repeat):
+                return True
+        elif op is sre_c.GROUPREF_EXISTS and (
+            _risky(av[1], inside_repeat) or (av[2] is not None and _risky(av[2], inside_repeat))
+        ):
+            return True
+        # ATOMIC_GROUP and POSSESSIVE_REPEAT: no backtracking into them.
+    return False
 
 
 # --- capture shapes -----------------------------------------------------------

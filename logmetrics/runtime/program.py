@@ -23,6 +23,7 @@ class ProgramStats:
 
     lines_matched: int = 0
     runtime_errors: int = 0
+    regex_timeouts: int = 0  # lines given up because a guarded regex ran out of time
     recent_errors: collections.deque[str] = field(
         default_factory=lambda: collections.deque(maxlen=KEPT_ERRORS)
     )
@@ -47,6 +48,8 @@ class Program:
         self.source = source
         self._process = process
         self.stats = ProgramStats()
+        #: Where the regexes that run with a time budget are (see lang.regexes).
+        self.guarded: list = []
 
     @classmethod
     def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None,
@@ -61,7 +64,11 @@ class Program:
         code = compile(generated.source, f"<program {name}>", "exec")
         namespace = dict(generated.namespace)
         exec(code, namespace)  # the code generator's own output, never user text
-        return cls(name, path, generated.metrics, generated.source, namespace["process"])
+        program = cls(name, path, generated.metrics, generated.source, namespace["process"])
+        program.guarded = [
+            node.pos for node in checked.patterns if node.compiled.guarded  # type: ignore[attr-defined]
+        ]
+        return program
 
     @classmethod
     def load(cls, path: Path, library: PatternLibrary, stamps: bool = False) -> Program:
@@ -70,6 +77,8 @@ class Program:
 
     def _on_error(self, exc: Exception, line: str) -> None:
         self.stats.runtime_errors += 1
+        if isinstance(exc, TimeoutError):
+            self.stats.regex_timeouts += 1
         self.stats.recent_errors.append(f"{type(exc).__name__}: {exc} (line: {line[:200]!r})")
 
     def run(self, lines: list[str], filename: str, missed: list[int] | None = None) -> int:
