@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                      help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
                           "interface)")
+    run.add_argument("--web-config", type=Path, metavar="FILE",
+                     help="TLS and basic auth for /metrics, in the Prometheus exporter-toolkit format "
+                          "(node_exporter's --web.config.file); re-read when it changes")
     run.add_argument("--state-dir", type=Path, metavar="DIR",
                      help="where read positions are kept, one pygtail-compatible offset file per "
                           "log (default /var/lib/logmetrics as root, else ~/.local/state/logmetrics)")

@@ -87,7 +87,7 @@ class Daemon:
         registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label,
                                           timestamps=args.emit_metric_timestamp))
         registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
-        self.server = MetricsServer(registry, args.listen)
+        self.server = MetricsServer(registry, args.listen, args.web_config)
         self.program_observer = Observer()
 
     def request_reload(self) -> None:
