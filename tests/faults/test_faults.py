@@ -32,6 +32,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path, Path]:
 def assert_counted(daemon: Daemon, written: int) -> None:
     wait_for(lambda: daemon.samples().get("lines_total") == float(written), timeout=30)
     samples = daemon.samples()
+    print(f"lines written {written:,}, counted {samples.get('lines_total'):,.0f}")  # shown with -s
     assert (samples.get("lines_total"), samples.get("number_sum_total")) == (
         float(written), float(written * (written - 1) // 2)
     ), daemon.log()[-3000:]
