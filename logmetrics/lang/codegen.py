@@ -69,6 +69,8 @@ class _Generator:
         self.uses_stop = _uses_stop(checked.tree.stmts)
         self.temp = 0
         self.known_key: str | None = None  # what _k holds at this point of the code
+        self.converted: dict[str, str] = {}  # capture conversions already held in a variable
+        self.converting: dict[str, str] = {}  # conversions the condition being emitted keeps
         for name, decl in checked.decls.items():
             metric = Metric(
                 name=name,
@@ -160,8 +162,14 @@ class _Generator:
                 prefix.append(f"{flag} = True")
             if _matches_line(stmt.cond):
                 prefix.append("hit = True")
+            converted = self.converting_comparison(stmt.cond)
             self.emit(depth, f"if {self.truth(stmt.cond)}:")
+            if converted:
+                # "$size > 0 { total += $size }": the body reuses the converted value.
+                self.converted.update(converted)
             self.body(stmt.then.stmts, depth + 1, prefix)
+            for key in converted:
+                self.converted.pop(key, None)
             if stmt.orelse is not None:
                 self.emit(depth, "else:")
                 self.body(stmt.orelse.stmts, depth + 1)
@@ -224,7 +232,7 @@ class _Generator:
                 # common case, a label set seen before, then takes one lookup fewer.
                 sign = "" if op == "+=" else "-"
                 amount = value
-                if not value.isdigit():  # evaluate once, before the update (it may raise)
+                if not (value.isdigit() or value.isidentifier()):  # evaluate once, before the update
                     self.emit(depth, f"_n = {value}")
                     amount = "_n"
                 self.emit(depth, "try:")
@@ -305,12 +313,36 @@ class _Generator:
         """An expression as an int or float."""
         if isinstance(node, ast.CapRef):
             raw = self.capture(node)
-            return {"int": f"int({raw})", "float": f"float({raw})"}.get(node.type, f"_num({raw})")
+            conversion = {"int": f"int({raw})", "float": f"float({raw})"}.get(node.type, f"_num({raw})")
+            known = self.converted.get(conversion)
+            if known is not None:
+                return known
+            if conversion in self.converting:
+                return f"({self.converting[conversion]} := {conversion})"
+            return conversion
         if node.type == "string":
             return f"_num({self.value(node)})"
         if node.type == "bool":
             return f"(1 if {self.value(node)} else 0)"
         return self.value(node)
+
+    def converting_comparison(self, cond: ast.Expr) -> dict[str, str]:
+        """For a numeric comparison of a capture, the conversion and the name it is kept in.
+
+        Only a condition that is one comparison: then the conversion has surely run
+        when the block is entered (with && or || it might not have).
+        """
+        self.converting = {}
+        if not (isinstance(cond, ast.Binary) and cond.op in _COMPARE):
+            return {}
+        if _textual(cond.left) and _textual(cond.right) and "string" in (cond.left.type, cond.right.type):
+            return {}  # a text comparison converts nothing
+        for side in (cond.left, cond.right):
+            if isinstance(side, ast.CapRef):
+                self.converting = {}
+                conversion = self.number(side)
+                self.converting[conversion] = self.new_temp("_c")
+        return dict(self.converting)
 
     def truth(self, node: ast.Expr) -> str:
         """An expression as a condition."""
