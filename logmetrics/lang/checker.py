@@ -95,6 +95,8 @@ class Checker:
         self.decorators: dict[str, ast.DecoratorDef] = {}
         self.patterns: list[ast.Pattern] = []
         self.cache: dict[str, CompiledPattern] = {}
+        self.slim_cache: dict[tuple[str, frozenset[str]], CompiledPattern] = {}
+        self.caprefs: list[ast.CapRef] = []
         self.uses_timestamp = False
         self.uses_filename = False
         self._in_decorator = 0
@@ -122,7 +124,33 @@ class Checker:
         if self.errors:
             self.errors.sort(key=lambda e: (e.pos.line, e.pos.col))
             raise CompileErrors(self.errors)
+        self.drop_unused_captures()
         return CheckedProgram(tree, self.decls, self.patterns, self.uses_timestamp, self.uses_filename)
+
+    def drop_unused_captures(self) -> None:
+        """Recompile each regex with only the captures the program reads.
+
+        Not when a capture is read by number: dropping groups would renumber them.
+        """
+        used: dict[int, set[str]] = {}
+        for ref in self.caprefs:
+            used.setdefault(ref.pattern_number, set()).add(ref.name)  # type: ignore[attr-defined]
+        for node in self.patterns:
+            names = used.get(node.number, set())  # type: ignore[attr-defined]
+            if any(name.isdigit() for name in names):
+                continue
+            captures = node.compiled.captures  # type: ignore[attr-defined]
+            if all(var.isdigit() or var in names for var in captures):
+                continue  # nothing to drop
+            keep = frozenset(names)
+            key = ("".join(p.text for p in node.parts), keep)
+            compiled = self.slim_cache.get(key)
+            if compiled is None:
+                compiled = self.slim_cache[key] = compile_pattern(node, self.library, keep)
+            node.compiled = compiled  # type: ignore[attr-defined]
+        for ref in self.caprefs:
+            node = self.patterns[ref.pattern_number]  # type: ignore[attr-defined]
+            ref.info = node.compiled.captures[ref.name]  # type: ignore[attr-defined]
 
     def declare(self, decl: ast.Decl) -> None:
         if decl.name in self.decls:
@@ -259,6 +287,7 @@ class Checker:
                 self.error(node.pos, f"no {what} in an enclosing regex{hint}")
                 return "unknown"
             node.pattern_number, node.info = found  # type: ignore[attr-defined]
+            self.caprefs.append(node)
             return found[1].type
         if isinstance(node, ast.VarRef | ast.Index):
             decl = self.resolve(node, scope)

@@ -76,8 +76,14 @@ def _position(starts: list[tuple[int, Position]], offset: int) -> Position:
     return Position(pos.file, pos.line, pos.col + max(0, offset - base))
 
 
-def compile_pattern(node: ast.Pattern, library: PatternLibrary) -> CompiledPattern:
-    """Compile a pattern node; errors name the file, line and column of the culprit."""
+def compile_pattern(node: ast.Pattern, library: PatternLibrary, keep: frozenset[str] | None = None
+                    ) -> CompiledPattern:
+    """Compile a pattern node; errors name the file, line and column of the culprit.
+
+    With ``keep``, named captures outside it become non-capturing groups: a
+    grok pattern like HTTPD_COMBINEDLOG captures a dozen fields, and a program
+    that reads two of them should not pay for the other ten on every line.
+    """
     text, starts = _join(node)
     try:
         expansion = expand(text, library, dialect="re2")
@@ -85,6 +91,8 @@ def compile_pattern(node: ast.Pattern, library: PatternLibrary) -> CompiledPatte
         raise CompileError(_position(starts, exc.offset), f"grok: {exc.message}") from None
     except RegexSyntaxError as exc:
         raise CompileError(_position(starts, exc.offset), f"bad regex: {exc.message}") from None
+    if keep is not None:
+        expansion.regex = _drop_captures(expansion, keep)
     try:
         compiled = compile_regex(expansion.regex)
     except RegexSyntaxError as exc:
@@ -114,6 +122,18 @@ def compile_pattern(node: ast.Pattern, library: PatternLibrary) -> CompiledPatte
         captures[var] = CaptureInfo(numbers, kind, optional)
     engine = "regex" if guarded else compiled.engine
     return CompiledPattern(regex, expansion.regex, engine, captures, guarded)
+
+
+def _drop_captures(expansion, keep: frozenset[str]) -> str:
+    """The expanded regex with the named groups of unused captures made non-capturing."""
+    regex = expansion.regex
+    for var, capture in expansion.captures.items():
+        if var in keep:
+            continue
+        for group in capture.groups:
+            if f"(?P={group})" not in regex:  # a backreference needs its group
+                regex = regex.replace(f"(?P<{group}>", "(?:")
+    return regex
 
 
 # --- catastrophic backtracking --------------------------------------------------
