@@ -76,6 +76,16 @@ class Daemon:
         return code
 
 
+def layout(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A programs folder with the counting program, a logs folder, and the log's path."""
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    return progs, logs, logs / "app.log"
+
+
 def wait_for(predicate, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,12 +128,7 @@ class Writer(threading.Thread):
 
 
 def test_rotations_and_restarts_lose_and_repeat_nothing(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
+    progs, logs, log = layout(tmp_path)
     writer = Writer(log)
     writer.start()
     daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
@@ -263,12 +268,7 @@ def test_missing_log_and_bad_state_dir_are_reported(tmp_path):
 def test_kill_9_at_random_moments_counts_every_line_once(tmp_path):
     import random
 
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
+    progs, logs, log = layout(tmp_path)
     writer = Writer(log)
     writer.start()
     rng = random.Random(7)

@@ -14,19 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_daemon import COUNTING, Daemon, Writer, wait_for
+from tests.test_daemon import Daemon, Writer, layout, wait_for
 
 SBIN_LOGROTATE = Path("/usr/sbin/logrotate")  # not on a non-root PATH
 LOGROTATE = shutil.which("logrotate") or (str(SBIN_LOGROTATE) if SBIN_LOGROTATE.exists() else None)
-
-
-def setup(tmp_path: Path) -> tuple[Path, Path, Path]:
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    return progs, logs, logs / "app.log"
 
 
 def assert_counted(daemon: Daemon, written: int) -> None:
@@ -53,7 +44,7 @@ class FastWriter(Writer):
 @pytest.mark.skipif(LOGROTATE is None, reason="logrotate is not installed")
 @pytest.mark.parametrize("mode", ["create", "copytruncate"])
 def test_real_logrotate_under_load_with_kills(tmp_path, mode):
-    progs, logs, log = setup(tmp_path)
+    progs, logs, log = layout(tmp_path)
     config = tmp_path / "logrotate.conf"
     # create: rename, then a new file; the writer reopens it as a server's postrotate would.
     config.write_text(f"{log} {{\n  rotate 5\n  {mode}\n  missingok\n  nocompress\n}}\n", encoding="utf-8")
@@ -91,7 +82,7 @@ def test_a_full_state_disk_is_reported_and_retried(tmp_path):
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
     try:
-        progs, logs, log = setup(tmp_path)
+        progs, logs, log = layout(tmp_path)
         writer = Writer(log)
         writer.start()
         daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
@@ -121,7 +112,7 @@ def test_a_full_state_disk_is_reported_and_retried(tmp_path):
 
 
 def test_a_log_path_that_becomes_a_directory_then_a_file_again(tmp_path):
-    progs, logs, log = setup(tmp_path)
+    progs, logs, log = layout(tmp_path)
     log.write_text("line 0\nline 1\n", encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
     try:
@@ -140,7 +131,7 @@ def test_a_log_path_that_becomes_a_directory_then_a_file_again(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_an_unreadable_log_then_fixed(tmp_path):
-    progs, _logs, log = setup(tmp_path)
+    progs, _logs, log = layout(tmp_path)
     log.write_text("line 0\n", encoding="utf-8")
     log.chmod(0)
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
