@@ -1,41 +1,52 @@
-"""Grok pattern files: Logstash's format, loaded in layers.
+"""Grok pattern libraries: Logstash-format pattern files, loaded in layers.
 
-A pattern file holds one ``NAME regex`` per line (``#`` starts a comment).
-Layers are loaded in order, later names overriding earlier ones:
+A pattern file holds one ``NAME regex`` per line: the first run of
+whitespace separates the name (letters, digits, ``_``) from the regex, in
+the Oniguruma dialect; ``#`` starts a comment line; blank lines are skipped.
+Layers load in this order, a later definition of a name replacing an earlier:
 
-1. the stock Logstash patterns shipped with the pygrok package (only its
-   pattern files are used: pygrok's matcher re-reads every file per pattern,
-   does plain textual substitution with no cycle check, and cannot handle
-   ECS names; see the grok package for our compiler),
-2. the project's own ``patterns/`` (``logmetrics.patterns``),
-3. each folder the user names, flat or in logstash-patterns-core's layout
-   (``legacy/`` and ``ecs-v1/`` inside: ``legacy/`` is loaded; name the
-   ``ecs-v1`` folder itself to get ECS field names).
+1. the stock Logstash patterns shipped inside the ``pygrok`` package. Only
+   its pattern files are used: pygrok as a matcher re-reads every file for
+   each pattern, substitutes text with no cycle check, leaves ECS names
+   literal (never matching) and makes unnamed references capture (see
+   research/deps.md section 2); expand.py is our compiler.
+2. the project's ``patterns/`` (shipped as package ``logmetrics.patterns``),
+3. each user folder given, in order. A folder is *flat* (pattern files right
+   in it), or in logstash-patterns-core's layout with ``legacy/`` and/or
+   ``ecs-v1/`` subfolders: then ``legacy/`` is loaded. Give ``DIR/ecs-v1``
+   itself to get ECS field names (``[source][address]``); a folder with
+   only ``ecs-v1/`` loads that.
+
+Layers 1 and 2 never change while the process runs: they are read and parsed
+once per process (about 3 ms; pygrok spends ~34 ms re-reading them for each
+pattern), and every library shares them until a name is overridden.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import importlib.util
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from logmetrics.errors import CompileError, LogmetricsError, Position
-from logmetrics.resources import bundled_dir
 
-_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
+_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True, slots=True)
 class PatternDef:
-    """One named pattern and where it was defined."""
+    """One named pattern (its regex in the Oniguruma dialect) and where it was defined."""
 
     name: str
     body: str
     file: str
     line: int
+    col: int = 1  # where the body starts, for positions inside it
 
     @property
     def where(self) -> str:
@@ -43,97 +54,162 @@ class PatternDef:
 
 
 def parse_pattern_text(text: str, file: str) -> list[PatternDef]:
-    """The patterns of one file; a malformed line is a CompileError at file:line:col."""
+    """The definitions of one pattern file; a malformed line raises CompileError at file:line:col."""
     found = []
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        stripped = raw.lstrip()
+        if not stripped or stripped.startswith("#"):
             continue
-        parts = line.split(None, 1)
-        col = raw.index(line[0]) + 1
-        if not _NAME.match(parts[0]):
-            raise CompileError(Position(file, number, col),
-                               f"bad pattern name {parts[0]!r}: use letters, digits and '_'")
-        if len(parts) < 2:
-            raise CompileError(Position(file, number, col + len(parts[0])),
-                               f"pattern {parts[0]} has no regex after its name")
-        found.append(PatternDef(parts[0], parts[1], file, number))
+        col = len(raw) - len(stripped) + 1
+        parts = stripped.split(None, 1)
+        name = parts[0]
+        bad = next((i for i, c in enumerate(name) if not _NAME.fullmatch(c)), None)
+        if bad is not None:
+            raise CompileError(Position(file, number, col + bad),
+                               f"bad pattern name {name!r}: character {name[bad]!r} is not a "
+                               "letter, digit or '_'")
+        body = parts[1].strip() if len(parts) > 1 else ""
+        if not body:
+            raise CompileError(Position(file, number, col + len(name)),
+                               f"pattern {name} has no regex after its name")
+        found.append(PatternDef(name, body, file, number, raw.index(body) + 1))
     return found
 
 
 def _pattern_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+    """Every file of a folder, sorted (Logstash's order), hidden and backup files skipped."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith("~"))
 
 
-def _read(path: Path) -> list[PatternDef]:
+def _read(path: Path | Any, label: str) -> list[PatternDef]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")  # older pattern files are not all UTF-8
+        data = path.read_bytes()
     except OSError as exc:
-        raise LogmetricsError(f"{path}: cannot read pattern file: {exc.strerror}") from None
-    return parse_pattern_text(text, str(path))
+        raise LogmetricsError(f"{label}: cannot read pattern file: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")  # some old pattern files are Latin-1 (MONTH's "ä")
+    return parse_pattern_text(text, label)
 
 
 def stock_patterns_dir() -> Path | None:
-    """The Logstash pattern files shipped with pygrok, if it is installed."""
+    """The Logstash pattern files shipped inside the pygrok package, if installed.
+
+    Found with importlib's spec, without importing pygrok (it would import regex).
+    """
     spec = importlib.util.find_spec("pygrok")
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "patterns"
-    return folder if folder.is_dir() else None
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "patterns"
+        if folder.is_dir():
+            return folder
+    return None
 
 
-def user_pattern_folder(folder: Path) -> Path:
-    """The folder to load for a user's ``--patterns DIR`` (see the module docstring)."""
-    if not folder.is_dir():
-        raise LogmetricsError(f"{folder}: no such pattern folder")
-    if (folder / "legacy").is_dir() and not _pattern_files(folder):
-        return folder / "legacy"
-    return folder
+def _project_pattern_files() -> list[tuple[Any, str]]:
+    """The project's pattern files: the installed package, or patterns/ in a checkout."""
+    try:
+        root: Any = importlib.resources.files("logmetrics.patterns")
+    except ModuleNotFoundError:
+        # A source checkout: setuptools maps patterns/ to logmetrics.patterns only
+        # when the package is built, so read the folder beside the package.
+        root = Path(__file__).resolve().parents[2] / "patterns"
+        if not root.is_dir():
+            return []
+    files = [f for f in root.iterdir()
+             if f.is_file() and not f.name.startswith((".", "_")) and not f.name.endswith((".py", ".pyc"))]
+    return [(f, str(f)) for f in sorted(files, key=lambda f: f.name)]
 
 
 @functools.lru_cache(maxsize=1)
-def _base_layers() -> tuple[PatternDef, ...]:
+def _base_layers() -> dict[str, PatternDef]:
     """Stock and project patterns, read once per process."""
-    found: list[PatternDef] = []
-    for folder in (stock_patterns_dir(), bundled_dir("patterns")):
-        if folder is not None and folder.is_dir():
-            for path in _pattern_files(folder):
-                found.extend(_read(path))
-    return tuple(found)
+    found: dict[str, PatternDef] = {}
+    stock = stock_patterns_dir()
+    sources = [(p, str(p)) for p in _pattern_files(stock)] if stock else []
+    for source, label in [*sources, *_project_pattern_files()]:
+        for definition in _read(source, label):
+            found[definition.name] = definition
+    return found
 
 
-class PatternLibrary:
-    """Named grok patterns; later definitions of a name replace earlier ones."""
+def user_pattern_folder(folder: Path) -> Path:
+    """The folder to read for a user's pattern folder (see the module docstring)."""
+    if not folder.is_dir():
+        raise LogmetricsError(f"{folder}: no such pattern folder")
+    if (folder / "legacy").is_dir():
+        return folder / "legacy"
+    if (folder / "ecs-v1").is_dir() and not _pattern_files(folder):
+        return folder / "ecs-v1"  # only ECS there: nothing else to pick
+    return folder
+
+
+class PatternLibrary(Mapping[str, PatternDef]):
+    """Named grok patterns; a later definition of a name replaces the earlier one.
+
+    Read-only as a mapping (name -> :class:`PatternDef`); add with
+    :meth:`add`, :meth:`add_text`, :meth:`add_dict` and :meth:`add_folder`.
+    Expanded bodies are cached here by expand.py, and dropped on any change.
+    """
 
     def __init__(self, patterns: Iterable[PatternDef] = ()) -> None:
-        self.patterns: dict[str, PatternDef] = {}
-        for pattern in patterns:
-            self.patterns[pattern.name] = pattern
+        self._base: Mapping[str, PatternDef] = {}
+        self._own: dict[str, PatternDef] = {p.name: p for p in patterns}
+        self.cache: dict[str, Any] = {}  # owned by expand.py
 
     @classmethod
     def load(cls, user_dirs: Sequence[Path] = ()) -> PatternLibrary:
         """Stock patterns, then the project's, then each user folder in order."""
-        library = cls(_base_layers())
+        library = cls()
+        library._base = _base_layers()  # shared, never changed: overrides go to _own
         for folder in user_dirs:
             library.add_folder(Path(folder))
         return library
 
     def add_folder(self, folder: Path) -> None:
+        """Load every pattern file of a user folder (flat, legacy/ or ecs-v1/ layout)."""
         for path in _pattern_files(user_pattern_folder(folder)):
-            for pattern in _read(path):
-                self.patterns[pattern.name] = pattern
+            self._define(_read(path, str(path)))
+
+    def add_text(self, text: str, file: str = "<patterns>") -> None:
+        """Add the definitions of pattern-file text; errors name ``file``."""
+        self._define(parse_pattern_text(text, file))
+
+    def add_dict(self, patterns: Mapping[str, str], file: str = "<patterns>") -> None:
+        """Add ``{name: regex}`` definitions (for programs and tests)."""
+        for name, body in patterns.items():
+            self.add(name, body, file)
 
     def add(self, name: str, body: str, file: str = "<program>", line: int = 0) -> None:
         """Define or replace one pattern."""
-        self.patterns[name] = PatternDef(name, body, file, line)
+        if not _NAME.fullmatch(name):
+            raise CompileError(Position(file, line, 1), f"bad pattern name {name!r}: use letters, "
+                               "digits and '_'")
+        self._define([PatternDef(name, body, file, line)])
 
-    def get(self, name: str) -> PatternDef | None:
-        return self.patterns.get(name)
+    def _define(self, definitions: Iterable[PatternDef]) -> None:
+        for definition in definitions:
+            self._own[definition.name] = definition
+        self.cache.clear()
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.patterns
+    def __getitem__(self, name: str) -> PatternDef:
+        found = self._own.get(name)
+        return found if found is not None else self._base[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._own or name in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._own
+        yield from (name for name in self._base if name not in self._own)
 
     def __len__(self) -> int:
-        return len(self.patterns)
+        return len(self._own) + sum(1 for name in self._base if name not in self._own)
+
+    @property
+    def patterns(self) -> dict[str, PatternDef]:
+        """Every definition in force, by name (a copy)."""
+        return {name: self[name] for name in self}

@@ -105,7 +105,8 @@ def compile_pattern(node: ast.Pattern, library: PatternLibrary, keep: frozenset[
     if guarded and compiled.engine == "re":
         import regex as regex_engine  # only for the few patterns that need a time budget
 
-        regex = regex_engine.compile(expansion.regex, regex_engine.ASCII | regex_engine.V0)
+        # No ASCII flag: the translated text spells out its ASCII classes itself.
+        regex = regex_engine.compile(expansion.regex, regex_engine.V0)
     captures: dict[str, CaptureInfo] = {}
     for number in range(1, compiled.groups + 1):
         optional, kind = shapes.get(number, (True, "string"))
@@ -146,7 +147,7 @@ def _may_backtrack(pattern: str) -> bool:
     Atomic groups and possessive repeats cannot backtrack into, so they are safe.
     """
     try:
-        tree = sre_parse.parse(pattern, re.ASCII)
+        tree = sre_parse.parse(pattern)
     except re.error:
         return True
     return _risky(tree, inside_repeat=False)
@@ -188,7 +189,7 @@ _REPEATS = (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, getattr(sre_c, "POSSESSIVE_REPEA
 def _group_shapes(pattern: str) -> dict[int, tuple[bool, str]]:
     """For each group number: (may be unset on a match, inferred type)."""
     try:
-        tree = sre_parse.parse(pattern, re.ASCII)
+        tree = sre_parse.parse(pattern)
     except re.error:
         return {}
     shapes: dict[int, tuple[bool, str]] = {}
