@@ -1,4 +1,4 @@
-"""The ``logmetrics`` command: check, dry-run (and the daemon's run).
+"""The ``logmetrics`` command: check, dry-run, test, and the daemon (run).
 
 Errors go to stderr and the exit status is non-zero: 1 for a failure the
 user can fix (a program that does not compile, a missing log file), 2 for
@@ -15,21 +15,23 @@ from pathlib import Path
 from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_LISTEN, FORMATS
 from logmetrics.errors import CompileErrors, LogmetricsError
-from logmetrics.runtime.loader import bundled_programs_dir
+from logmetrics.runtime.loader import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
 from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
 
 EPILOG = """\
 Programs are written in the mtail language; regex literals may use grok
 patterns: %{NAME}, %{NAME:capture}, %{NAME:capture:int|float}.
-Without --progs, the bundled programs run ({bundled}).
+Bundled programs ({bundled}): {names}.
+A bundled program is named by its name alone: --progs nginx_access.
 """
 
 
 def _add_program_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progs", action="append", type=Path, metavar="PATH",
-        help="a program file, or a folder of *.mtail programs; repeatable "
-             "(default: the bundled programs)",
+        help="a program file, a folder of *.mtail programs, or the name of a bundled program; "
+             f"repeatable (default: {DEFAULT_PROGRAM}, plus the programs named by PROGRAM=... logs; "
+             "check: every bundled program)",
     )
     parser.add_argument(
         "--patterns", action="append", type=Path, default=[], metavar="DIR",
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logmetrics",
         description="Turn log files into Prometheus metrics with mtail programs extended with grok.",
-        epilog=EPILOG.replace("{bundled}", str(bundled_programs_dir())),
+        epilog=EPILOG.replace("{bundled}", str(bundled_programs_dir()))
+                    .replace("{names}", ", ".join(bundled_program_names())),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logmetrics {__version__}")
@@ -78,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_program_options(dry)
     dry.add_argument("files", nargs="+", metavar="FILE",
-                     help="log files to read; '-' reads stdin; .gz files are decompressed")
+                     help="log files to read; '-' reads stdin; .gz files are decompressed; "
+                          "PROGRAM=FILE: only that program reads the file (see run --logs)")
     dry.add_argument("--format", choices=FORMATS, default="prometheus",
                      help="output format of the metrics (default: prometheus text)")
     _add_export_options(dry)
@@ -87,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress on stderr: auto shows it when stderr is a terminal")
     dry.add_argument("-q", "--quiet", action="store_true", help="no match report")
+
+    test = commands.add_parser(
+        "test", help="run programs over sample logs and compare with the metrics they must produce",
+        description="Run each program over its sample logs and compare the metrics with the expected "
+                    "ones. A case is a sample log named PROGRAM.log or PROGRAM.CASE.log (.gz too) with "
+                    "the expected metrics beside it in PROGRAM[.CASE].prom, as dry-run prints them. "
+                    "Each case runs its program alone, from fresh state; series are compared one by "
+                    "one (order and float rounding do not matter) and a failure prints their diff. "
+                    "The exit status is 1 if any case fails.",
+    )
+    _add_program_options(test)
+    test.add_argument("paths", nargs="*", metavar="PATH",
+                      help="folders to search for cases, or sample logs (PROGRAM=FILE for a log not "
+                           "named after its program); default: each program's folder and its testdata/")
+    test.add_argument("--update", action="store_true",
+                      help="write the expected metrics of the cases that fail or have none, instead of "
+                           "failing (review the change before committing it)")
+    test.set_defaults(max_label_sets=DEFAULT_MAX_LABEL_SETS)
 
     run = commands.add_parser(
         "run", help="the daemon: follow logs, run programs, serve /metrics",
@@ -98,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_program_options(run)
     run.add_argument("--logs", action="append", required=True, metavar="GLOB",
                      help="a log file or a glob (quote it: logmetrics expands it, ** included), "
-                          "repeatable; files that appear later are picked up")
+                          "repeatable; files that appear later are picked up. PROGRAM=GLOB: only that "
+                          "program reads these files, and reads no others (loaded if it is a bundled "
+                          "program), e.g. apache_error=/var/log/apache2/error.log")
     run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                      help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
                           "interface)")
@@ -134,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from logmetrics.commands.dryrun import run_dry_run
 
             return run_dry_run(args)
+        if args.command == "test":
+            from logmetrics.commands.testcases import run_tests
+
+            return run_tests(args)
         if args.command == "run":
             from logmetrics.commands.run import run_daemon
 

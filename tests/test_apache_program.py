@@ -129,7 +129,7 @@ def test_real_world_oddities_from_a_real_apache():
 
 
 def test_latency_histogram_from_percent_d():
-    lines = (REPO / "examples" / "apache_access_duration.log").read_text(encoding="utf-8").splitlines()
+    lines = (REPO / "examples" / "apache_access.duration.log").read_text(encoding="utf-8").splitlines()
     program = run_program(lines)
     histogram = program.metrics["apache_http_request_duration_seconds"]
     micros = [int(line.rsplit(" ", 1)[1]) for line in lines]

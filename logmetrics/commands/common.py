@@ -3,15 +3,54 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from pathlib import Path
 
+from logmetrics.errors import LogmetricsError
 from logmetrics.grok import PatternLibrary
-from logmetrics.runtime.loader import bundled_programs_dir, load_programs
+from logmetrics.runtime.loader import (
+    DEFAULT_PROGRAM,
+    bundled_program,
+    bundled_program_names,
+    bundled_programs_dir,
+    find_program_files,
+    load_programs,
+)
 from logmetrics.runtime.program import Program
+from logmetrics.runtime.routes import LogSpec
 
 
-def load_from_args(args: argparse.Namespace) -> tuple[PatternLibrary, list[Program]]:
-    """The pattern library and the compiled programs named by --patterns and --progs."""
+def program_paths(args: argparse.Namespace, specs: Sequence[LogSpec] | None = None) -> list[Path]:
+    """The program files and folders to load, from ``--progs`` and the logs' ``PROGRAM=`` bindings.
+
+    Without ``--progs``: ``check`` compiles every bundled program; commands that read logs run
+    the bundled programs their logs name, plus ``apache_access`` for logs that name none.
+    """
+    paths: list[Path] = list(args.progs or [])
+    if specs is None:
+        return paths or [bundled_programs_dir()]
+    have = {p.name for p in find_program_files(paths)} if paths else set()
+    for spec in specs:
+        if spec.program is None or spec.program in have:
+            continue
+        found = bundled_program(spec.program)
+        if found is None:
+            names = ", ".join(sorted(have)) or "none"
+            raise LogmetricsError(
+                f"{spec.program.removesuffix('.mtail')}={spec.glob}: no program of that name "
+                f"(from --progs: {names}; bundled: {', '.join(bundled_program_names())})")
+        paths.append(found)
+        have.add(spec.program)
+    if not args.progs and (not specs or any(s.program is None for s in specs)):
+        default = bundled_program(DEFAULT_PROGRAM)
+        if default is not None and default.name not in have:
+            paths.append(default)
+    return paths
+
+
+def load_from_args(args: argparse.Namespace, specs: Sequence[LogSpec] | None = None,
+                   ) -> tuple[PatternLibrary, list[Program]]:
+    """The pattern library and the compiled programs named by --patterns, --progs and ``specs``."""
     library = PatternLibrary.load(args.patterns)
-    paths = args.progs or [bundled_programs_dir()]
     stamps = bool(getattr(args, "emit_metric_timestamp", False))
-    return library, load_programs(paths, library, stamps)
+    return library, load_programs(program_paths(args, specs), library, stamps)

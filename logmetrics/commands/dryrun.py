@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from logmetrics.commands.common import load_from_args
 from logmetrics.exposition.render import render
 from logmetrics.runtime.engine import Runtime
+from logmetrics.runtime.routes import LogRouter, LogSpec
 from logmetrics.sources.static import read_batches
 
 
@@ -54,15 +55,17 @@ class Progress:
 
 def run_dry_run(args: argparse.Namespace) -> int:
     """Run the programs over every file, print metrics and the match report."""
-    _library, programs = load_from_args(args)
-    runtime = Runtime(programs, max_label_sets=args.max_label_sets)
+    specs = [LogSpec.parse(source) for source in args.files]
+    _library, programs = load_from_args(args, specs)
+    runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs))
     report = MatchReport()
     show = max(0, args.show_unmatched)
     progress = Progress(
         args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     )
     started = time.perf_counter()
-    for source in args.files:
+    for spec in specs:
+        source = spec.glob
         report.files += 1
         name = "<stdin>" if source == "-" else source
         first_line = 1

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from logmetrics.commands.common import program_paths
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.collector import StoreCollector
 from logmetrics.exposition.selfmetrics import SelfCollector
@@ -26,8 +27,8 @@ from logmetrics.exposition.server import MetricsServer
 from logmetrics.grok import PatternLibrary
 from logmetrics.runtime import checkpoint
 from logmetrics.runtime.engine import Runtime
-from logmetrics.runtime.loader import bundled_programs_dir
 from logmetrics.runtime.reload import ProgramReloader
+from logmetrics.runtime.routes import LogRouter, LogSpec
 from logmetrics.sources.follow import Follower
 
 log = logging.getLogger("logmetrics")
@@ -64,8 +65,9 @@ class Daemon:
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         library = PatternLibrary.load(args.patterns)
-        self.program_paths = args.progs or [bundled_programs_dir()]
-        self.runtime = Runtime([], max_label_sets=args.max_label_sets)
+        specs = [LogSpec.parse(spec) for spec in args.logs]
+        self.program_paths = program_paths(args, specs)
+        self.runtime = Runtime([], max_label_sets=args.max_label_sets, router=LogRouter(specs))
         self.reloader = ProgramReloader(self.program_paths, library, self.runtime,
                                         stamps=args.emit_metric_timestamp)
         errors = self.reloader.reload(force=True)
@@ -81,8 +83,8 @@ class Daemon:
             restored, resume = checkpoint.restore(self.runtime, state_dir)
             if resume is not None:
                 log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
-        self.follower = Follower(args.logs, state_dir, from_end=args.start == "end", poll=args.poll,
-                                 positions=resume)
+        self.follower = Follower([s.glob for s in specs], state_dir, from_end=args.start == "end",
+                                 poll=args.poll, positions=resume)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label,
                                           timestamps=args.emit_metric_timestamp))

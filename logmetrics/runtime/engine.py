@@ -1,4 +1,4 @@
-"""Line dispatch: every line of a batch through every program."""
+"""Line dispatch: every line of a batch through every program that reads its file."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logmetrics.runtime.program import Program
+from logmetrics.runtime.routes import LogRouter
 from logmetrics.store import DEFAULT_MAX_LABEL_SETS, MetricStore
 
 
@@ -21,9 +22,11 @@ class Runtime:
     """The loaded programs and the store their metrics live in."""
 
     def __init__(self, programs: Sequence[Program], store: MetricStore | None = None,
-                 max_label_sets: int = DEFAULT_MAX_LABEL_SETS) -> None:
-        """``max_label_sets`` caps each metric with labels that sets no ``limit`` of its own."""
+                 max_label_sets: int = DEFAULT_MAX_LABEL_SETS, router: LogRouter | None = None) -> None:
+        """``max_label_sets`` caps each metric with labels that sets no ``limit`` of its own;
+        ``router``, when given, chooses which programs read which file (default: all read all)."""
         self.store = store or MetricStore()
+        self.router = router
         self.max_label_sets = max_label_sets
         self.programs: list[Program] = []
         self.lines_read = 0
@@ -60,12 +63,13 @@ class Runtime:
         With ``track_unmatched``, the result lists the lines no program matched.
         """
         self.lines_read += len(lines)
+        programs = self.programs if self.router is None else self.router.select(filename, self.programs)
         if not track_unmatched:
-            for program in self.programs:
+            for program in programs:
                 program.run(lines, filename)
             return BatchResult(len(lines), None)
         unmatched: set[int] | None = None
-        for program in self.programs:
+        for program in programs:
             missed: list[int] = []
             program.run(lines, filename, missed)
             unmatched = set(missed) if unmatched is None else unmatched.intersection(missed)

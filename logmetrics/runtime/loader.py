@@ -18,16 +18,47 @@ def bundled_programs_dir() -> Path:
     return bundled_dir("programs")
 
 
+#: The bundled program that runs when no program is named.
+DEFAULT_PROGRAM = "apache_access"
+
+
+def bundled_program_names() -> list[str]:
+    """Names of the bundled programs (their file names without ``.mtail``)."""
+    return sorted(p.stem for p in bundled_programs_dir().glob(f"*{PROGRAM_SUFFIX}"))
+
+
+def bundled_program(name: str) -> Path | None:
+    """The bundled program called ``name`` (with or without ``.mtail``), if there is one."""
+    if not name or "/" in name or name.startswith("."):
+        return None
+    path = bundled_programs_dir() / (name if name.endswith(PROGRAM_SUFFIX) else name + PROGRAM_SUFFIX)
+    return path if path.is_file() else None
+
+
+def resolve_program_path(path: Path) -> Path:
+    """``path`` itself when it exists, else the bundled program of that name, else ``path``."""
+    if path.exists():
+        return path
+    return bundled_program(str(path)) or path
+
+
+def program_name(name: str) -> str:
+    """A program's name as the runtime knows it: its file name, ``.mtail`` included."""
+    return name if name.endswith(PROGRAM_SUFFIX) else name + PROGRAM_SUFFIX
+
+
 def find_program_files(paths: Sequence[Path]) -> list[Path]:
-    """Program files named by ``paths``: files as given, folders' ``*.mtail`` sorted."""
+    """Program files named by ``paths``: files as given, folders' ``*.mtail`` sorted, and a
+    bare name such as ``nginx_access`` for a bundled program."""
     found: list[Path] = []
-    for path in paths:
+    for path in map(resolve_program_path, paths):
         if path.is_dir():
             found.extend(sorted(p for p in path.glob(f"*{PROGRAM_SUFFIX}") if p.is_file()))
         elif path.is_file():
             found.append(path)
         else:
-            raise LogmetricsError(f"{path}: no such program file or folder")
+            raise LogmetricsError(f"{path}: no such program file or folder, nor a bundled program "
+                                  f"(bundled: {', '.join(bundled_program_names())})")
     return found
 
 

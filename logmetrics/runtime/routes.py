@@ -1,0 +1,79 @@
+"""Which programs read which logs.
+
+mtail runs every program on every line of every log. That stays the default,
+but a log named as ``PROGRAM=GLOB`` (on ``run --logs`` or a dry-run file) is
+read by that program only, and a program named that way reads nothing else.
+So ``apache_access=/var/log/apache2/access.log`` and
+``apache_error=/var/log/apache2/error.log`` can run side by side without each
+counting the other's lines as unparsed.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from logmetrics.runtime.loader import program_name
+from logmetrics.runtime.program import Program
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """One ``--logs`` value: a glob, and the program bound to it (None: every unbound program)."""
+
+    glob: str
+    program: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> LogSpec:
+        """``GLOB`` or ``PROGRAM=GLOB``; a file that exists under the whole name is a plain path."""
+        name, sep, rest = spec.partition("=")
+        if sep and rest and _NAME.fullmatch(name) and not os.path.exists(spec):
+            return cls(rest, program_name(name))
+        return cls(spec)
+
+
+class LogRouter:
+    """Chooses the programs for the lines of a file, from the specs its path matched."""
+
+    def __init__(self, specs: Sequence[LogSpec]) -> None:
+        self.specs = list(specs)
+        self.bound = frozenset(s.program for s in self.specs if s.program)
+        self._cache: dict[str, tuple[frozenset[str], bool]] = {}
+
+    def _targets(self, path: str) -> tuple[frozenset[str], bool]:
+        """(programs bound to the file, whether unbound programs read it too)."""
+        cached = self._cache.get(path)
+        if cached is None:
+            wanted = os.path.abspath(path)
+            names: set[str] = set()
+            unbound = False
+            for spec in self.specs:
+                if spec.program in names or (spec.program is None and unbound):
+                    continue
+                matches = {os.path.abspath(p) for p in glob.glob(spec.glob, recursive=True)}
+                if wanted in matches or spec.glob == path:
+                    if spec.program is None:
+                        unbound = True
+                    else:
+                        names.add(spec.program)
+            # A file no spec matches any more (rotated away, say) keeps the default.
+            cached = (frozenset(names), unbound or not names)
+            self._cache[path] = cached
+        return cached
+
+    def select(self, path: str, programs: Sequence[Program]) -> list[Program]:
+        """The programs that read ``path``."""
+        if not self.bound:
+            return list(programs)
+        names, unbound = self._targets(path)
+        return [p for p in programs if p.name in names or (unbound and p.name not in self.bound)]
+
+    def forget(self, path: str) -> None:
+        """Drop what was decided for ``path`` (a new file under an old name)."""
+        self._cache.pop(path, None)
