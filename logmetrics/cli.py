@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from logmetrics import __version__
-from logmetrics.defaults import DEFAULT_LISTEN, FORMATS
+from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL, FORMATS
 from logmetrics.errors import CompileErrors, LogmetricsError
 from logmetrics.runtime.loader import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
 from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
@@ -125,10 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "program), e.g. apache_error=/var/log/apache2/error.log")
     run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                      help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
-                          "interface)")
+                          "interface; 'none' serves nothing, with --textfile)")
     run.add_argument("--web-config", type=Path, metavar="FILE",
                      help="TLS and basic auth for /metrics, in the Prometheus exporter-toolkit format "
                           "(node_exporter's --web.config.file); re-read when it changes")
+    run.add_argument("--textfile", type=Path, metavar="PATH",
+                     help="also write the metrics to PATH (a .prom file in node_exporter's "
+                          "--collector.textfile.directory), replaced atomically every interval and at stop")
+    run.add_argument("--textfile-interval", type=float, default=DEFAULT_TEXTFILE_INTERVAL, metavar="SECONDS",
+                     help=f"how often --textfile is rewritten (default {DEFAULT_TEXTFILE_INTERVAL:g})")
     run.add_argument("--state-dir", type=Path, metavar="DIR",
                      help="where read positions are kept, one pygtail-compatible offset file per "
                           "log (default /var/lib/logmetrics as root, else ~/.local/state/logmetrics)")

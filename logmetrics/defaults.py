@@ -7,3 +7,6 @@ FORMATS = ("prometheus", "openmetrics", "json")
 #: beside mtail's 3903, so both can run side by side while moving over.
 DEFAULT_PORT = 3904
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
+
+#: How often ``run --textfile`` rewrites its file, in seconds.
+DEFAULT_TEXTFILE_INTERVAL = 15.0

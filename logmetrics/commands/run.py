@@ -24,6 +24,7 @@ from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.collector import StoreCollector
 from logmetrics.exposition.selfmetrics import SelfCollector
 from logmetrics.exposition.server import MetricsServer
+from logmetrics.exposition.textfile import TextfileWriter
 from logmetrics.grok import PatternLibrary
 from logmetrics.runtime import checkpoint
 from logmetrics.runtime.engine import Runtime
@@ -85,12 +86,24 @@ class Daemon:
                 log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
         self.follower = Follower([s.glob for s in specs], state_dir, from_end=args.start == "end",
                                  poll=args.poll, positions=resume)
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(StoreCollector(self.runtime.store, prog_label=args.prog_label,
-                                          timestamps=args.emit_metric_timestamp))
-        registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
-        self.server = MetricsServer(registry, args.listen, args.web_config)
+        if args.listen.lower() == "none" and args.textfile is None:
+            raise LogmetricsError("--listen none needs --textfile: the metrics would go nowhere")
+        self.server: MetricsServer | None = None
+        if args.listen.lower() != "none":
+            self.server = MetricsServer(self._registry(args.emit_metric_timestamp), args.listen,
+                                        args.web_config)
+        self.textfile: TextfileWriter | None = None
+        if args.textfile is not None:
+            self.textfile = TextfileWriter(args.textfile, self._registry(timestamps=False))
         self.program_observer = Observer()
+
+    def _registry(self, timestamps: bool) -> CollectorRegistry:
+        """The programs' metrics and logmetrics' own, nothing else."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StoreCollector(self.runtime.store, prog_label=self.args.prog_label,
+                                         timestamps=timestamps))
+        registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
+        return registry
 
     def request_reload(self) -> None:
         self.reload_requested.set()
@@ -124,10 +137,12 @@ class Daemon:
 
     def run(self) -> int:
         self._signals()
-        self.server.start()
+        if self.server is not None:
+            self.server.start()
         self._watch_programs()
         self.follower.start()
         last_commit = last_expiry = time.monotonic()
+        last_textfile = -float("inf")
         dirty = False
         try:
             while not self.stopping.is_set():
@@ -141,6 +156,9 @@ class Daemon:
                     self._commit()
                     dirty = False
                     last_commit = now
+                if self.textfile is not None and now - last_textfile >= self.args.textfile_interval:
+                    self.textfile.write()
+                    last_textfile = now
                 if now - last_expiry >= EXPIRY_INTERVAL:
                     self._expire()
                     last_expiry = now
@@ -151,9 +169,12 @@ class Daemon:
                     self.follower.wait(0.25)
         finally:
             self._commit()
+            if self.textfile is not None:
+                self.textfile.write()
             self.follower.stop()
             self.program_observer.stop()
-            self.server.stop()
+            if self.server is not None:
+                self.server.stop()
             log.info("stopped; positions saved")
         return 0
 
