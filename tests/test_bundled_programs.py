@@ -199,3 +199,13 @@ def test_logmetrics_test_binds_a_log_to_a_program_and_names_bad_paths(tmp_path):
     assert absent.returncode == 1 and "no such sample log" in absent.stderr
     empty = cli("test", str(tmp_path / "nothing-here"))
     assert empty.returncode == 1
+
+
+def test_cookbook_programs_pass_their_cases():
+    cookbook = EXAMPLES / "cookbook"
+    result = cli("test", "--progs", str(cookbook))
+    assert result.returncode == 0, result.stdout + result.stderr
+    programs = sorted(p.stem for p in cookbook.glob("*.mtail"))
+    assert programs
+    for name in programs:
+        assert f"PASS {name}.mtail" in result.stdout

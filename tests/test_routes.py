@@ -99,3 +99,24 @@ def test_daemon_runs_access_and_error_programs_on_their_own_logs(tmp_path):
         assert wait_for(lambda: scraped() == expected), sorted(set(scraped().items()) ^ set(expected.items()))
     finally:
         assert daemon.stop() == 0
+
+
+def test_the_deployment_examples_parse_and_name_real_programs():
+    """examples/logmetrics.service and examples/sidecar-pod.yaml stay valid command lines."""
+    import shlex
+
+    import yaml
+
+    from logmetrics.cli import build_parser
+    from logmetrics.commands.common import program_paths
+
+    unit = (EXAMPLES / "logmetrics.service").read_text()
+    exec_start = unit.split("ExecStart=", 1)[1].split("\nExecReload", 1)[0].replace("\\\n", " ")
+    pod = yaml.safe_load((EXAMPLES / "sidecar-pod.yaml").read_text())
+    sidecar = next(c for c in pod["spec"]["containers"] if c["name"] == "logmetrics")
+    for argv in (shlex.split(exec_start)[1:], sidecar["args"][1:]):
+        args = build_parser().parse_args(argv)
+        specs = [LogSpec.parse(s) for s in args.logs]
+        assert {s.program for s in specs} == {"apache_access.mtail", "apache_error.mtail"}
+        assert sorted(p.name for p in program_paths(args, specs)) == ["apache_access.mtail",
+                                                                      "apache_error.mtail"]
