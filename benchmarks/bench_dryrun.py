@@ -6,6 +6,8 @@ Measures (median of --repeat runs, each a fresh process):
   - the same counts written with %{HTTPD_COMBINEDLOG} (examples/apache_grok.mtail),
   - logmetrics dry-run of mtail's own apache_combined.mtail (when mtail's examples are installed),
   - mtail --one_shot on apache_combined.mtail (when the mtail binary is installed),
+  - all bundled programs at once, each on its own log (Apache and nginx access and error logs),
+    and all of them on every line of the Apache log (mtail's way: every program reads every line),
   - the bundled program on 100,000 and 1,000,000 lines: peak RSS must stay flat.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from common import (
     APACHE_LOG_GZ,
     REPO,
+    SHARED_DATA,
     Result,
     logmetrics_argv,
     measure,
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
                                    [mtail, "--one_shot", "--one_shot_format=prometheus",
                                     "--progs", str(MTAIL_APACHE), "--logs", str(log)],
                                    lines, args.repeat))
+    results.extend(all_programs(log, lines, args.repeat))
     flat = []
     for size in (100_000, 1_000_000):
         sized, count = plain_copy(APACHE_LOG_GZ, lines=size)
@@ -80,6 +84,28 @@ def main(argv: list[str] | None = None) -> list[Result]:
             ratio = by_name[name].lines_per_cpu_s / mtail_result.lines_per_cpu_s
             print(f"# {name}: x{ratio:.2f} mtail's lines per CPU-second")
     log.unlink()
+    return results
+
+
+def all_programs(apache_log: Path, apache_lines: int, repeat: int) -> list[Result]:
+    """Every bundled program at once: each bound to its own log, then all on every Apache line."""
+    sources = {"apache_error": SHARED_DATA / "apache" / "error.log.gz",
+               "nginx_access": SHARED_DATA / "nginx" / "access_combined.log.gz",
+               "nginx_error": SHARED_DATA / "nginx" / "error.log.gz"}
+    if not all(path.exists() for path in sources.values()):
+        return []
+    copies = {name: plain_copy(path) for name, path in sources.items()}
+    bound = [f"apache_access={apache_log}"] + [f"{name}={path}" for name, (path, _) in copies.items()]
+    total = apache_lines + sum(count for _, count in copies.values())
+    results = [
+        measure("logmetrics dry-run, all bundled programs, each on its own log",
+                logmetrics_argv("dry-run", "-q", *bound), total, repeat),
+        measure("logmetrics dry-run, all bundled programs on every Apache line",
+                logmetrics_argv("dry-run", "-q", "--progs", str(REPO / "programs"), str(apache_log)),
+                apache_lines, repeat),
+    ]
+    for path, _ in copies.values():
+        path.unlink()
     return results
 
 

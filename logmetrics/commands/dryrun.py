@@ -71,7 +71,8 @@ def run_dry_run(args: argparse.Namespace) -> int:
         first_line = 1
         reader = read_batches(source)
         for batch in reader:
-            result = runtime.process(batch, name, track_unmatched=True)
+            # Without a report to print, the lines no program matched need not be tracked.
+            result = runtime.process(batch, name, track_unmatched=not args.quiet)
             unmatched = result.unmatched or []
             report.unmatched += len(unmatched)
             for index in unmatched[: max(0, show - len(report.examples))]:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from typing import TYPE_CHECKING, Any
 
 from logmetrics.defaults import FORMATS
-from logmetrics.exposition.collector import StoreCollector
+from logmetrics.exposition.text import render_text
 from logmetrics.store import Kind, MetricStore
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 
 def registry_for(store: MetricStore, prog_label: bool = False, timestamps: bool = False) -> CollectorRegistry:
     """A private registry holding only the store's metrics (no process metrics)."""
+    from prometheus_client import CollectorRegistry
+
+    from logmetrics.exposition.collector import StoreCollector
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, prog_label=prog_label, timestamps=timestamps))
     return registry
@@ -25,11 +29,13 @@ def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False
     """The store's exported metrics in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "json":
         return render_json(store, prog_label)
-    registry = registry_for(store, prog_label, timestamps)
-    if fmt == "openmetrics":
-        return generate_openmetrics(registry).decode("utf-8")
     if fmt == "prometheus":
-        return generate_latest(registry).decode("utf-8")
+        # Our own writer, byte for byte what prometheus-client writes, without its import cost.
+        return render_text(store, prog_label, timestamps)
+    if fmt == "openmetrics":
+        from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+        return generate_openmetrics(registry_for(store, prog_label, timestamps)).decode("utf-8")
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

@@ -115,13 +115,23 @@ class _Generator:
         self.emit(3, "except Exception as exc:")
         self.emit(4, "on_error(exc, line)")
         per_line, self.lines = self.lines, []
+        if not self.stamps and not any("(ts if ts is not None" in text for text in per_line):
+            # Nothing reads the line's time: strptime() still validates, ts needs no reset.
+            per_line = [text for text in per_line if text.strip() != "ts = None"]
         self.emit(0, "def process(lines, filename, missed, on_error):")
         self.emit(1, "matched = 0")
         self.emit(1, "if missed is None:")
         self.emit(2, "for line in lines:")
-        self.lines.extend(per_line)
-        self.emit(3, "if hit:")
-        self.emit(4, "matched += 1")
+        sites = [i for i, text in enumerate(per_line) if text.strip() == "hit = True"]
+        if len(sites) == 1:
+            # One place can match a line at most once: count there, with no flag to set and test.
+            lean = list(per_line)
+            lean[sites[0]] = lean[sites[0]].replace("hit = True", "matched += 1")
+            self.lines.extend(text for text in lean if text.strip() != "hit = False")
+        else:
+            self.lines.extend(per_line)
+            self.emit(3, "if hit:")
+            self.emit(4, "matched += 1")
         self.emit(1, "else:")
         self.emit(2, "for index, line in enumerate(lines):")
         self.lines.extend(per_line)

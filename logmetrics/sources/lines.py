@@ -98,7 +98,7 @@ class LineSplitter:
         lines = text.split("\n")
         if "\r" in text:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        if len(data) > self.max_line:
+        if len(data) > self.max_line and max(map(len, lines)) > self.max_line:  # one pass in C
             cut = self.max_line
             long = [i for i, line in enumerate(lines) if len(line) > cut]
             for i in long:
