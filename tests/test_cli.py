@@ -27,11 +27,21 @@ def cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subp
 def test_help_is_complete():
     top = cli("--help")
     assert top.returncode == 0
-    for command in (b"check", b"dry-run"):
+    for command in (b"check", b"dry-run", b"test", b"run"):
         assert command in top.stdout
     dry = cli("dry-run", "--help").stdout.decode()
-    for option in ("--progs", "--patterns", "--format", "--prog-label", "--show-unmatched", "--progress"):
+    for option in ("--progs", "--patterns", "--format", "--prog-label", "--show-unmatched", "--progress",
+                   "PROGRAM=FILE"):
         assert option in dry
+    test = cli("test", "--help").stdout.decode()
+    for option in ("--progs", "--patterns", "--update", "PROGRAM[.CASE].prom"):
+        assert option in test
+    run = cli("run", "--help").stdout.decode()
+    for option in ("--logs", "PROGRAM=GLOB", "--listen", "--textfile", "--textfile-interval", "--web-config",
+                   "--state-dir", "--from", "--no-checkpoint", "--poll", "--max-label-sets"):
+        assert option in run
+    for name in ("apache_access", "apache_error", "nginx_access", "nginx_error"):
+        assert name.encode() in top.stdout  # the bundled programs are listed
 
 
 def test_dry_run_bundled_example_matches_the_expected_output(tmp_path):
