@@ -114,7 +114,7 @@ def test_the_deployment_examples_parse_and_name_real_programs():
     exec_start = unit.split("ExecStart=", 1)[1].split("\nExecReload", 1)[0].replace("\\\n", " ")
     pod = yaml.safe_load((EXAMPLES / "sidecar-pod.yaml").read_text())
     sidecar = next(c for c in pod["spec"]["containers"] if c["name"] == "logmetrics")
-    for argv in (shlex.split(exec_start)[1:], sidecar["args"][1:]):
+    for argv in (shlex.split(exec_start)[1:], sidecar["args"]):
         args = build_parser().parse_args(argv)
         specs = [LogSpec.parse(s) for s in args.logs]
         assert {s.program for s in specs} == {"apache_access.mtail", "apache_error.mtail"}
