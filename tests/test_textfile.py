@@ -83,6 +83,12 @@ def test_listen_none_needs_a_textfile(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "--listen none needs --textfile" in result.stderr
+    typo = subprocess.run([str(SCRIPT), "run", "--logs", str(tmp_path / "x.log"), "--listen", "none",
+                           "--textfile", str(tmp_path / "no-such-dir" / "x.prom"),
+                           "--state-dir", str(tmp_path / "state")],
+                          capture_output=True, text=True, timeout=60)
+    assert typo.returncode == 1
+    assert "no-such-dir" in typo.stderr and "textfile" in typo.stderr
 
 
 @pytest.mark.skipif(NODE_EXPORTER is None, reason="node_exporter is not installed")

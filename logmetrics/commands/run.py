@@ -94,6 +94,9 @@ class Daemon:
                                         args.web_config)
         self.textfile: TextfileWriter | None = None
         if args.textfile is not None:
+            if not args.textfile.parent.is_dir():
+                raise LogmetricsError(f"--textfile {args.textfile}: no folder {args.textfile.parent} "
+                                      "(node_exporter's --collector.textfile.directory)")
             self.textfile = TextfileWriter(args.textfile, self._registry(timestamps=False))
         self.program_observer = Observer()
 
