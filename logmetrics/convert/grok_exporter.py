@@ -51,19 +51,18 @@ class _Node:
     line: int
 
     def get(self, key: str) -> _Node | None:
-        """The value node of ``key`` in a mapping, or None."""
-        if not isinstance(self.node, yaml.MappingNode):
-            return None
-        for k, v in self.node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return _wrap(v)
+        """The value node of ``key`` in a mapping, or None; its line is the key's."""
+        for name, value in self.items():
+            if name == key:
+                return value
         return None
 
     def items(self) -> list[tuple[str, _Node]]:
         """The (key, value node) pairs of a mapping, in file order."""
         if not isinstance(self.node, yaml.MappingNode):
             return []
-        return [(str(k.value), _wrap(v)) for k, v in self.node.value]
+        # A block value starts on the line after its key: warnings point at the key.
+        return [(str(k.value), _wrap(v, k.start_mark.line + 1)) for k, v in self.node.value]
 
     def elements(self) -> list[_Node]:
         """The element nodes of a sequence."""
@@ -72,13 +71,13 @@ class _Node:
         return [_wrap(v) for v in self.node.value]
 
 
-def _wrap(node: yaml.Node) -> _Node:
+def _wrap(node: yaml.Node, line: int | None = None) -> _Node:
     loader = yaml.SafeLoader("")
     try:
         value = loader.construct_object(node, deep=True)
     except yaml.YAMLError:
         value = node.value if isinstance(node, yaml.ScalarNode) else None
-    return _Node(node, value, node.start_mark.line + 1)
+    return _Node(node, value, line if line is not None else node.start_mark.line + 1)
 
 
 @dataclass
@@ -185,9 +184,10 @@ class Converter:
                 self.warn(node, f"unknown global setting {key!r} ignored")
 
     def input_section(self, inp: _Node | None, version: int) -> None:
-        kind = "stdin"
-        if inp is not None and inp.get("type") is not None:
-            kind = str(inp.get("type").value)  # type: ignore[union-attr]
+        kind = "stdin"  # grok_exporter's default
+        type_node = inp.get("type") if inp is not None else None
+        if type_node is not None:
+            kind = str(type_node.value)
         if kind == "file":
             paths: list[str] = []
             for key in ("path", "paths"):
@@ -214,12 +214,13 @@ class Converter:
             if not paths:
                 self.warn(inp, "input type file with no path: give the logs with --logs")
         elif kind == "stdin":
-            self.warn(inp, "input type stdin: 'logmetrics run' follows files (--logs), not standard "
-                      f"input; 'logmetrics dry-run --progs {self.program_name} -' reads standard "
+            self.warn(type_node or inp, "input type stdin: 'logmetrics run' follows files (--logs), "
+                      "not standard input; "
+                      f"'logmetrics dry-run --progs {self.program_name} -' reads standard "
                       "input once")
             self.run_args.append("--logs FILE")
         else:
-            self.warn(inp, f"input type {kind!r} has no equivalent: logmetrics reads log files; "
+            self.warn(type_node, f"input type {kind!r} has no equivalent: logmetrics reads log files; "
                       "write the lines to a file and follow it with --logs")
             self.run_args.append("--logs FILE")
 
