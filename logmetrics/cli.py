@@ -1,4 +1,4 @@
-"""The ``logmetrics`` command: check, dry-run, test, and the daemon (run).
+"""The ``logmetrics`` command: check, dry-run, test, convert, and the daemon (run).
 
 Errors go to stderr and the exit status is non-zero: 1 for a failure the
 user can fix (a program that does not compile, a missing log file), 2 for
@@ -148,6 +148,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_options(run)
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                      help="what logmetrics logs to stderr (default info)")
+
+    convert = commands.add_parser(
+        "convert", help="convert another tool's configuration into a program",
+        description="Convert the configuration of another log-to-metrics tool into a logmetrics "
+                    "program.",
+    )
+    sources = convert.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    grok = sources.add_parser(
+        "grok-exporter", help="a grok_exporter config.yml (config_version 2 or 3)",
+        description="Convert a grok_exporter configuration (config_version 2 or 3) into a program: "
+                    "one declaration and one pattern block per metric. The program goes to stdout "
+                    "(or -o FILE); whatever has no equivalent (summaries, webhook input, templates "
+                    "other than {{.field}}, base, gsub and arithmetic...) is reported on stderr as "
+                    "CONFIG:LINE: warning: ..., and the input, grok pattern folders and server "
+                    "settings become the 'logmetrics run' command line in a comment at the top. "
+                    "The exit status is 1 when the file cannot be converted.",
+    )
+    grok.add_argument("config", type=Path, metavar="CONFIG", help="the grok_exporter configuration file")
+    grok.add_argument("-o", "--output", type=Path, metavar="FILE",
+                      help="write the program to FILE instead of stdout")
+    grok.add_argument("--patterns", action="append", type=Path, default=[], metavar="DIR",
+                      help="a folder of grok pattern files to check the program against; repeatable")
+    grok.add_argument("--no-check", dest="check", action="store_false",
+                      help="do not compile the converted program (by default, compile errors are "
+                           "reported as warnings)")
     return parser
 
 
@@ -171,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from logmetrics.commands.run import run_daemon
 
             return run_daemon(args)
+        if args.command == "convert":
+            from logmetrics.commands.convert import run_convert
+
+            return run_convert(args)
     except CompileErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

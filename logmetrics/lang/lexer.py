@@ -185,7 +185,7 @@ class Lexer:
             while j < n and (text[j] in _NAME or text[j] in ".µ"):
                 j += 1
             word = text[start:j]
-            if _is_duration(word):
+            if is_duration(word):
                 self.offset = j
                 return Token(Kind.DURATION, word, self.position(start), j)
             raise self.error(start, f"bad number or duration {word!r}")
@@ -245,7 +245,7 @@ class Lexer:
         raise CompileError(slash.pos, "unterminated regex: no closing '/' on this line")
 
 
-def _is_duration(word: str) -> bool:
+def is_duration(word: str) -> bool:
     """True for Go-style durations such as ``24h``, ``1h30m`` or ``1.5s``."""
     i, n = 0, len(word)
     if n == 0:

@@ -1,0 +1,458 @@
+"""logmetrics convert grok-exporter: grok_exporter configurations to programs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from logmetrics.cli import main
+from logmetrics.convert import ConvertError
+from logmetrics.convert.grok_exporter import convert
+from tests.helpers import REPO, compile_program, exposition, library, values
+
+DATA = REPO / "tests" / "data" / "grok_exporter"
+CONFIGS = sorted(p for p in DATA.glob("*.yml") if "v1" not in p.name)
+EXIM_LOG = DATA / "exim-rejected-RCPT-examples.log"
+EXIM_LINES = EXIM_LOG.read_text(encoding="utf-8").splitlines()
+
+# The example lines of grok_exporter's CONFIG.md, whose outputs it documents.
+ALICE_BOB = [
+    "30.07.2016 14:37:03 alice 1.5",
+    "30.07.2016 14:37:33 alice 2.5",
+    "30.07.2016 14:43:02 bob 2.5",
+    "30.07.2016 14:45:59 alice 2.5",
+]
+V3_HEAD = """\
+global:
+    config_version: 3
+input:
+    type: file
+    path: /var/log/example/*.log
+metrics:
+"""
+
+
+def v3(metrics: str, head: str = V3_HEAD) -> str:
+    """A version 3 configuration with these metrics (indented under 'metrics:')."""
+    return head + textwrap.indent(textwrap.dedent(metrics), "    ")
+
+
+def converted(config: str) -> tuple[str, list[str]]:
+    program, warnings = convert(config, "c.yml", library=library())
+    return program, [w.format("c.yml") for w in warnings]
+
+
+def run_config(config: str, lines: list[str], filename: str = "/var/log/example/a.log"):
+    program_text, warnings = converted(config)
+    program = compile_program(program_text)
+    program.run(lines, filename)
+    return program, warnings
+
+
+# --- upstream configurations -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_upstream_config_converts_to_a_program_that_compiles(path: Path):
+    program, _warnings = convert(path.read_text(encoding="utf-8"), path.name, library=library())
+    compiled = compile_program(program, path.with_suffix(".mtail").name)
+    assert compiled.metrics  # every upstream config declares a metric
+
+
+def test_there_are_upstream_configs():
+    assert len(CONFIGS) >= 10
+
+
+@pytest.mark.parametrize("name", ["example_config_v2.yml", "example_config_logstash_http_input_ipv6.yml"])
+def test_exim_example_counts_what_grok_exporter_counts(name):
+    program, _ = run_config((DATA / name).read_text(encoding="utf-8"), EXIM_LINES,
+                            "/tmp/example/exim-rejected-RCPT-examples.log")
+    counts = values(program, "exim_rejected_rcpt_total")
+    # By error message; line 10 has no ": message" after the recipient and matches nothing.
+    by_message = {key[-1]: n for key, n in counts.items()}
+    assert by_message == {"relay not permitted": 10, "Unrouteable address": 4, "Sender verify failed": 5}
+    if name == "example_config_v2.yml":  # logfile: '{{base .logfile}}'
+        assert {key[0] for key in counts} == {"exim-rejected-RCPT-examples.log"}
+
+
+def test_v2_example_header_gives_the_command_line():
+    program, warnings = converted((DATA / "example_config_v2.yml").read_text(encoding="utf-8"))
+    assert ("#   logmetrics run --progs grok_exporter.mtail "
+            "--logs ./example/exim-rejected-RCPT-examples.log --from beginning "
+            "--patterns ./logstash-patterns-core/patterns --listen localhost:9144") in program
+    assert "#   EXIM_MESSAGE [a-zA-Z ]*" in program
+    assert "(?P<message>[a-zA-Z ]*)" in program  # the inline pattern written out
+    assert "# Total number of rejected recipients, partitioned by error message." in program
+    assert warnings == []
+
+
+def test_version_1_is_refused_clearly():
+    with pytest.raises(ConvertError, match="config_version 1"):
+        convert((DATA / "example_config_v1.yml").read_text(encoding="utf-8"), "v1.yml")
+
+
+def test_kafka_and_webhook_inputs_warn():
+    _, warnings = converted((DATA / "example_config-kafka.yml").read_text(encoding="utf-8"))
+    assert "c.yml:6: warning: input type 'kafka' has no equivalent" in warnings[0]
+    assert any("test_strings_total" in w for w in warnings)  # the counter's exported name
+    webhook = DATA / "example_config_logstash_http_input_ipv6.yml"
+    _, warnings = converted(webhook.read_text(encoding="utf-8"))
+    assert any(w.startswith("c.yml:") and "input type 'webhook'" in w for w in warnings)
+
+
+# --- the metric types, on CONFIG.md's examples ---------------------------------------------
+
+
+def test_counter_counts_lines_by_label():
+    program, warnings = run_config(v3("""\
+        - type: counter
+          name: grok_example_lines_total
+          help: Example counter metric with labels.
+          match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
+          labels:
+              user: '{{.user}}'
+        """), ALICE_BOB)
+    assert values(program, "grok_example_lines_total") == {("alice",): 3, ("bob",): 1}
+    assert warnings == []
+
+
+def test_counter_with_value_adds_it():
+    program, _ = run_config(v3("""\
+        - type: counter
+          name: grok_example_values_total
+          match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
+          value: '{{.val}}'
+          labels:
+              user: '{{.user}}'
+        """), ALICE_BOB)
+    assert values(program, "grok_example_values_total") == {("alice",): 6.5, ("bob",): 2.5}
+
+
+@pytest.mark.parametrize("cumulative, alice", [("true", 6.5), ("false", 2.5)])
+def test_gauge_last_value_or_cumulative(cumulative, alice):
+    program, _ = run_config(v3(f"""\
+        - type: gauge
+          name: grok_example_values
+          match: '%{{DATE}} %{{TIME}} %{{USER:user}} %{{NUMBER:val}}'
+          value: '{{{{.val}}}}'
+          cumulative: {cumulative}
+          labels:
+              user: '{{{{.user}}}}'
+        """), ALICE_BOB)
+    assert values(program, "grok_example_values") == {("alice",): alice, ("bob",): 2.5}
+
+
+def test_histogram_buckets_as_documented():
+    program, _ = run_config(v3("""\
+        - type: histogram
+          name: grok_example_values
+          help: Example histogram metric with labels.
+          match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
+          value: '{{.val}}'
+          buckets: [1, 2, 3]
+          labels:
+              user: '{{.user}}'
+        """), ALICE_BOB)
+    text = exposition(program)
+    for sample in ('grok_example_values_bucket{le="1.0",user="alice"} 0.0',
+                   'grok_example_values_bucket{le="2.0",user="alice"} 1.0',
+                   'grok_example_values_bucket{le="3.0",user="alice"} 3.0',
+                   'grok_example_values_sum{user="alice"} 6.5',
+                   'grok_example_values_count{user="bob"} 1.0'):
+        assert sample in text
+
+
+SUMMARY = v3("""\
+    - type: summary
+      name: grok_example_values
+      match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
+      value: '{{.val}}'
+      quantiles: {0.5: 0.05, 0.9: 0.01, 0.99: 0.001}
+      max_age: 10m
+      labels:
+          user: '{{.user}}'
+    """)
+
+
+def test_summary_becomes_a_histogram_with_a_warning():
+    program, warnings = run_config(SUMMARY, ALICE_BOB)
+    assert "histogram grok_example_values by user buckets 0.005, 0.01," in converted(SUMMARY)[0]
+    assert any("c.yml:7: warning: metric 'grok_example_values': a summary" in w for w in warnings)
+    assert any("max_age" in w for w in warnings)
+    assert 'grok_example_values_count{user="alice"} 3.0' in exposition(program)
+
+
+def test_histogram_without_buckets_gets_grok_exporters_defaults():
+    program, _ = converted(v3("""\
+        - type: histogram
+          name: h
+          match: 'took %{NUMBER:s}'
+          value: '{{.s}}'
+        """))
+    assert "histogram h buckets 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10" in program
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+def test_templates_base_gsub_text_and_arithmetic():
+    program, warnings = run_config(v3("""\
+        - type: gauge
+          name: g
+          match: '%{USER:user} took %{NUMBER:ms} ms'
+          value: '{{divide .ms 1000}}'
+          labels:
+              file: '{{base .logfile}}'
+              path: '{{.logfile}}'
+              who: 'user {{.user}}!'
+              short: '{{gsub .user "ali" "beatri"}}'
+              const: 'web'
+        """), ["alice took 250 ms"], "/var/log/example/a.log")
+    assert warnings == []
+    labels = ("a.log", "/var/log/example/a.log", "user alice!", "beatrice", "web")
+    assert values(program, "g") == {labels: 0.25}
+
+
+def test_template_with_no_equivalent_drops_the_label():
+    program, warnings = run_config(v3("""\
+        - type: counter
+          name: c_total
+          match: '%{USER:user} %{NUMBER:n}'
+          labels:
+              user: '{{.user}}'
+              alice: '{{if eq .user "alice"}}1{{else}}0{{end}}'
+              missing: '{{.nosuchfield}}'
+        """), ["alice 1", "bob 2"])
+    assert values(program, "c_total") == {("alice",): 1, ("bob",): 1}
+    assert any(w.startswith("c.yml:12: warning: metric 'c_total': label 'alice': {{if eq .user")
+               and "dropped" in w for w in warnings)
+    assert any(w.startswith("c.yml:13: warning:") and "no field 'nosuchfield'" in w for w in warnings)
+
+
+def test_value_with_no_equivalent():
+    config = v3("""\
+        - type: counter
+          name: c_total
+          match: '%{USER:user} %{NUMBER:n}'
+          value: '{{if eq .user "alice"}}1{{else}}0{{end}}'
+        - type: gauge
+          name: g
+          match: '%{USER:user} %{NUMBER:n}'
+          value: '{{index .extra "x"}}'
+        """)
+    program, warnings = run_config(config, ["alice 1", "bob 2"])
+    assert values(program, "c_total") == {(): 2}  # counts lines instead
+    assert values(program, "g") == {}  # never updated
+    assert any("c.yml:10: warning: metric 'c_total': value:" in w and "counts matching lines" in w
+               for w in warnings)
+    assert any("c.yml:14: warning: metric 'g': value:" in w and "never updated" in w for w in warnings)
+
+
+# --- expiry, deletion, per-metric paths --------------------------------------------------------
+
+
+def test_retention_becomes_del_after():
+    program, _ = converted(v3("""\
+        - type: counter
+          name: c_total
+          match: '%{USER:user}'
+          retention: 2h30m
+          labels:
+              user: '{{.user}}'
+        """))
+    assert "  del c_total[$user] after 2h30m\n" in program
+
+
+def test_delete_match_with_every_label_deletes_it():
+    program, warnings = run_config(v3("""\
+        - type: gauge
+          name: sessions
+          match: '%{USER:user} logged in'
+          value: '1'
+          labels:
+              user: '{{.user}}'
+          delete_match: '%{USER:user} logged out'
+          delete_labels:
+              user: '{{.user}}'
+        """), ["alice logged in", "bob logged in", "alice logged out"])
+    assert values(program, "sessions") == {("bob",): 1}
+    assert warnings == []
+
+
+def test_delete_match_with_some_labels_warns():
+    program, warnings = converted(v3("""\
+        - type: counter
+          name: c_total
+          match: '%{USER:user} %{WORD:action}'
+          labels:
+              user: '{{.user}}'
+              action: '{{.action}}'
+          delete_match: '%{USER:user} gone'
+          delete_labels:
+              user: '{{.user}}'
+        """))
+    assert "del" not in program
+    assert any(w.startswith("c.yml:14: warning:") and "delete_labels must name every label" in w
+               for w in warnings)
+
+
+def test_per_metric_paths_restrict_by_file_name():
+    config = v3("""\
+        - type: counter
+          name: c_total
+          match: 'x'
+          path: /var/log/example/a*.log
+        """)
+    program_text, warnings = converted(config)
+    assert any(w.startswith("c.yml:10: warning: metric 'c_total' applies to") for w in warnings)
+    program = compile_program(program_text)
+    program.run(["x"], "/var/log/example/a1.log")
+    program.run(["x", "x"], "/var/log/example/b.log")
+    assert values(program, "c_total") == {(): 1}
+
+
+# --- other warnings ----------------------------------------------------------------------------
+
+
+def test_section_warnings_carry_their_lines():
+    config = textwrap.dedent("""\
+        global:
+            config_version: 3
+            retention_check_interval: 10s
+        input:
+            type: stdin
+        imports:
+        - type: metrics
+          file: /etc/grok/metrics.d/*.yaml
+        - type: grok_patterns
+          dir: ./patterns
+        metrics:
+        - type: counter
+          name: lines
+          match: 'x'
+          colour: blue
+        server:
+            protocol: https
+            port: 9999
+            path: /custom
+        extra: 1
+        """)
+    program, warnings = converted(config)
+    expected = [
+        "c.yml:20: warning: unknown section 'extra' ignored",
+        "c.yml:3: warning: retention_check_interval",
+        "c.yml:5: warning: input type stdin",
+        "c.yml:7: warning: metrics imported from other files are not converted",
+        "c.yml:17: warning: https",
+        "c.yml:19: warning: server path '/custom'",
+        "c.yml:15: warning: metric 'lines': unknown setting 'colour' ignored",
+        "c.yml:13: warning: metric 'lines': logmetrics exports counters with a _total suffix, as lines_total",
+    ]
+    assert len(warnings) == len(expected)
+    for warning, start in zip(warnings, expected, strict=True):
+        assert warning.startswith(start), (warning, start)
+    assert "--patterns ./patterns --listen :9999" in program
+
+
+def test_metric_names_that_are_keywords_or_not_identifiers():
+    program, _ = converted(v3("""\
+        - type: gauge
+          name: text
+          match: '%{NUMBER:n}'
+          value: '{{.n}}'
+        - type: gauge
+          name: 'ns:errors'
+          match: '%{NUMBER:n}'
+          value: '{{.n}}'
+        """))
+    assert 'gauge m_text as "text"' in program
+    assert 'gauge ns_errors as "ns:errors"' in program
+    assert compile_program(program).metrics["m_text"].export_name == "text"
+
+
+def test_slashes_in_match_are_escaped():
+    program, _ = run_config(v3("""\
+        - type: counter
+          name: c_total
+          match: 'GET /api/(?P<what>\\w+)'
+          labels:
+              what: '{{.what}}'
+        """), ["GET /api/users", "GET /other/x"])
+    assert values(program, "c_total") == {("users",): 1}
+
+
+# --- errors and the command line -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, message", [
+    ("global: [unclosed", "c.yml:1: not valid YAML"),
+    ("- a\n- b\n", "not a grok_exporter configuration"),
+    ("", "not a grok_exporter configuration"),
+    ("global:\n  config_version: 4\n", "c.yml:2: config_version 4 is not supported"),
+    (V3_HEAD + "    - type: counter\n      match: x\n", "c.yml:7: a metric has no name"),
+    (V3_HEAD + "    - name: c\n      match: x\n", "c.yml:7: metric 'c' has no type"),
+    (V3_HEAD + "    - name: c\n      type: counter\n", "c.yml:7: metric 'c' has no match"),
+    (V3_HEAD + "    - name: c\n      type: meter\n      match: x\n", "c.yml:8: metric 'c': unknown type"),
+    (V3_HEAD + "    - name: g\n      type: gauge\n      match: x\n",
+     "c.yml:7: metric 'g': a gauge needs a value"),
+    (V3_HEAD + "    - {name: c, type: counter, match: x}\n    - {name: c, type: counter, match: y}\n",
+     "c.yml:8: metric 'c' is defined twice"),
+])
+def test_errors(text, message):
+    with pytest.raises(ConvertError) as info:
+        convert(text, "c.yml")
+    assert message in str(info.value)
+
+
+def test_cli_writes_stdout_and_warnings_to_stderr(tmp_path, capsys):
+    config = tmp_path / "grok.yml"
+    config.write_text((DATA / "example_config-kafka.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["convert", "grok-exporter", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("# Converted from the grok_exporter configuration")
+    assert "--progs grok.mtail" in out
+    assert f"{config}:6: warning: input type 'kafka'" in err
+
+
+def test_cli_output_file_is_a_program_check_accepts(tmp_path, capsys):
+    out_file = tmp_path / "exim.mtail"
+    assert main(["convert", "grok-exporter", str(DATA / "example_config_v2.yml"), "-o", str(out_file)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    assert main(["check", "--progs", str(out_file)]) == 0
+    assert main(["dry-run", "-q", "--progs", str(out_file), str(EXIM_LOG)]) == 0
+    out, _ = capsys.readouterr()
+    assert ('exim_rejected_rcpt_total{error_message="relay not permitted",'
+            'logfile="exim-rejected-RCPT-examples.log"} 10.0') in out
+
+
+def test_cli_reports_what_does_not_compile(tmp_path, capsys):
+    config = tmp_path / "c.yml"
+    config.write_text(v3("- {name: c_total, type: counter, match: '%{NOSUCHPATTERN}'}\n"), encoding="utf-8")
+    assert main(["convert", "grok-exporter", str(config)]) == 0
+    _, err = capsys.readouterr()
+    assert "NOSUCHPATTERN" in err and "does not compile" in err
+
+
+@pytest.mark.parametrize("text", ["global: [", "input:\n  type: file\n", "a: b\n"])
+def test_cli_errors_exit_1(tmp_path, capsys, text):
+    config = tmp_path / "c.yml"
+    config.write_text(text, encoding="utf-8")
+    assert main(["convert", "grok-exporter", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"logmetrics: {config}")
+
+
+def test_cli_missing_file_exits_1(tmp_path, capsys):
+    assert main(["convert", "grok-exporter", str(tmp_path / "none.yml")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["convert", "grok-exporter", "--help"])
+    out = capsys.readouterr().out
+    for option in ("CONFIG", "--output", "--patterns", "--no-check"):
+        assert option in out
