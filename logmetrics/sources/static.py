@@ -21,7 +21,10 @@ from typing import BinaryIO
 from logmetrics.errors import LogmetricsError
 from logmetrics.sources.lines import DEFAULT_MAX_LINE, LineSplitter, LineStats
 
-CHUNK = 1 << 20
+#: Bytes read at a time. Below glibc's mmap threshold (128 KiB), so the chunk, its text and its
+#: lines reuse the same heap memory instead of fresh pages each time: on the 345,562-line Apache
+#: log, 64 KiB takes 0.01-0.03 s of system time where 1 MiB took 0.10 s (about 10% of the run).
+CHUNK = 1 << 16
 
 
 class SourceError(LogmetricsError):
