@@ -6,7 +6,7 @@
     reader.bytes_read, reader.total_bytes, reader.stats.lines
 
 A plain path, a ``.gz`` file (decompressed as it streams) or ``-`` for
-standard input. Reading is in 1 MiB binary chunks, split and decoded once.
+standard input. Reading is in 64 KiB binary chunks, each split and decoded once.
 """
 
 from __future__ import annotations
