@@ -227,3 +227,25 @@ def test_state_dir_files_name_the_log(tmp_path):
     name = PositionStore(tmp_path).offset_file("/var/log/apache2/access.log").name
     assert name.startswith("var_log_apache2_access.log.") and name.endswith(".offset")
     assert Path(tmp_path / name).parent == tmp_path
+
+
+def test_a_tailer_reads_at_most_its_budget_and_says_it_is_behind(tmp_path):
+    log = tmp_path / "burst.log"
+    log.write_text("".join(f"line {i:04d}\n" for i in range(1000)))  # 10,000 bytes
+    tailer = FileTailer(str(log), None, start_at_end=False, read_limit=4096)
+    batches = []
+    while True:
+        batches.append(tailer.read())
+        if not tailer.behind:
+            break
+    assert [len(b) for b in batches[:2]] == [409, 410]  # 4096 bytes each, lines completed across reads
+    assert sum(map(len, batches)) == 1000
+    assert batches[-1][-1] == "line 0999"
+    follower = Follower([str(log)], tmp_path / "state", from_end=False)
+    follower.start()
+    try:
+        follower.tailers[str(log)].read_limit = 4096
+        follower.poll()
+        assert follower.behind  # the daemon polls again at once instead of sleeping
+    finally:
+        follower.stop()

@@ -168,7 +168,7 @@ class Daemon:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self.reloader.reload()
-                if not batches:
+                if not batches and not self.follower.behind:
                     self.follower.wait(0.25)
         finally:
             self._commit()

@@ -50,6 +50,8 @@ class Follower:
         self._last_scan = 0.0
         self._first_scan = True
         self._lock = threading.Lock()  # guards self.tailers against the stats reader
+        #: Some file has more to read than one poll takes (a burst, or a long line being dropped).
+        self.behind = False
 
     def start(self) -> None:
         self.watcher.start()
@@ -78,10 +80,13 @@ class Follower:
         if time.monotonic() - self._last_scan >= self.rescan_interval:
             self._scan()
         out = []
+        behind = False
         for path, tailer in list(self.tailers.items()):
             lines = tailer.read()
+            behind = behind or tailer.behind
             if lines:
                 out.append((path, lines))
+        self.behind = behind
         return out
 
     def commit(self) -> None:

@@ -82,6 +82,8 @@ class FileTailer:
         self.start_at_end = start_at_end
         self.max_line = max_line
         self.read_limit = read_limit
+        #: The last read stopped at its budget, not at the end of the file: read again at once.
+        self.behind = False
         self.fd: int | None = None
         self.file_id: FileId | None = None
         self.read_pos = 0  # bytes read from the current file
@@ -101,6 +103,7 @@ class FileTailer:
 
     def read(self) -> list[str]:
         """Complete lines written since the last call (possibly none)."""
+        self.behind = False
         lines: list[str] = []
         lines.extend(self._read_retiring())
         if self.fd is None and not self._open(lines):
@@ -201,6 +204,8 @@ class FileTailer:
             budget -= len(chunk)
             self.stats.bytes += len(chunk)
             lines.extend(splitter.feed(chunk))
+        if budget <= 0:
+            self.behind = True
         self.stats.lines += len(lines)
         self.stats.invalid_utf8 += splitter.stats.invalid_utf8 - before[0]
         self.stats.nul_lines += splitter.stats.nul_lines - before[1]
