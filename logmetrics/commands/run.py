@@ -140,10 +140,12 @@ class Daemon:
 
     def run(self) -> int:
         self._signals()
+        # The first scan decides which files existed at start (read from their end); it is done
+        # before /-/healthy answers, so that a file created after that is always new.
+        self.follower.start()
         if self.server is not None:
             self.server.start()
         self._watch_programs()
-        self.follower.start()
         last_commit = last_expiry = time.monotonic()
         last_textfile = -float("inf")
         dirty = False
