@@ -209,3 +209,13 @@ def test_cookbook_programs_pass_their_cases():
     assert programs
     for name in programs:
         assert f"PASS {name}.mtail" in result.stdout
+
+
+def test_logmetrics_test_names_a_malformed_expected_file(tmp_path):
+    (tmp_path / "p.mtail").write_text("counter c\n/x/ {\n  c++\n}\n")
+    (tmp_path / "p.log").write_text("x\n")
+    (tmp_path / "p.prom").write_text("garbage {{{\n")
+    result = cli("test", "--progs", str(tmp_path / "p.mtail"))
+    assert result.returncode == 1
+    assert "p.prom is not in the Prometheus text format" in result.stdout
+    assert "Traceback" not in result.stderr

@@ -149,7 +149,11 @@ def run_case(case: Case, source: Path, library: PatternLibrary, args: argparse.N
     if not case.expected.exists():
         return Outcome(case, lines, unmatched, actual, [],
                        f"no expected metrics in {case.expected} (--update writes them)")
-    diff = compare(case.expected.read_text(encoding="utf-8"), actual, str(case.expected))
+    try:
+        diff = compare(case.expected.read_text(encoding="utf-8"), actual, str(case.expected))
+    except (ValueError, UnicodeDecodeError) as exc:  # the parser's word for a malformed file
+        return Outcome(case, lines, unmatched, actual, [],
+                       f"{case.expected} is not in the Prometheus text format ({exc}); --update rewrites it")
     return Outcome(case, lines, unmatched, actual, diff)
 
 
