@@ -120,3 +120,14 @@ def test_the_deployment_examples_parse_and_name_real_programs():
         assert {s.program for s in specs} == {"apache_access.mtail", "apache_error.mtail"}
         assert sorted(p.name for p in program_paths(args, specs)) == ["apache_access.mtail",
                                                                       "apache_error.mtail"]
+
+
+def test_the_daemon_says_which_programs_read_a_file(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "error.log").write_bytes((EXAMPLES / "nginx_error.log").read_bytes())
+    daemon = Daemon(tmp_path, Path("nginx_error"), f"nginx_error={logs / 'error.log'}", "--from", "beginning")
+    try:
+        assert wait_for(lambda: "is read by nginx_error.mtail" in daemon.log())
+    finally:
+        assert daemon.stop() == 0

@@ -11,6 +11,7 @@ counting the other's lines as unparsed.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from logmetrics.runtime.loader import program_name
 from logmetrics.runtime.program import Program
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class LogRouter:
             # A file no spec matches any more (rotated away, say) keeps the default.
             cached = (frozenset(names), unbound or not names)
             self._cache[path] = cached
+            readers = sorted(names) + (["every program not bound to a log"] if cached[1] else [])
+            log.info("%s is read by %s", path, ", ".join(readers))
         return cached
 
     def select(self, path: str, programs: Sequence[Program]) -> list[Program]:
