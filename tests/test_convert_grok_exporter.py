@@ -456,3 +456,35 @@ def test_cli_help(capsys):
     out = capsys.readouterr().out
     for option in ("CONFIG", "--output", "--patterns", "--no-check"):
         assert option in out
+
+
+def test_per_metric_paths_hold_in_the_daemon(tmp_path):
+    """The getfilename() guard of a metric with its own path, through `logmetrics run` itself."""
+    from tests.test_daemon import Daemon, wait_for
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text("hello bob\nhello amy\n")
+    (logs / "b.log").write_text("hello zed\n")
+    program, _warnings = convert(v3(f"""\
+        - type: counter
+          name: a_lines_total
+          match: 'hello %{{WORD:who}}'
+          path: {logs / 'a.log'}
+          labels:
+              who: '{{{{.who}}}}'
+        - type: counter
+          name: all_lines_total
+          match: 'hello'
+        """), "c.yml", "c.mtail", library())
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / "c.mtail").write_text(program)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("all_lines_total") == 3.0)
+        samples = daemon.samples()
+        assert samples["a_lines_total{who=amy}"] == 1.0 and samples["a_lines_total{who=bob}"] == 1.0
+        assert "a_lines_total{who=zed}" not in samples
+    finally:
+        assert daemon.stop() == 0
