@@ -105,6 +105,19 @@ class WebServer:
 
 
 @contextlib.contextmanager
+def _serving(argv: list[str], server: WebServer, workdir: Path) -> Iterator[WebServer]:
+    """Run a web server in the foreground until the block ends; its output goes to a file."""
+    with (workdir / "server.out").open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_until_listening(server.port, proc, Path(argv[0]).name)
+            yield server
+        finally:
+            _stop(proc)
+            shutil.rmtree(server.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def apache(workdir: Path, log_format: str = "combined") -> Iterator[WebServer]:
     """Apache httpd (mpm_event) serving a small site, access log in ``log_format``."""
     binary = require(APACHE, "apache2")
@@ -126,14 +139,9 @@ def apache(workdir: Path, log_format: str = "combined") -> Iterator[WebServer]:
         f'<Directory "{root}">\n  Options Indexes\n  Require all granted\n</Directory>\n'
         f'<Directory "{root}/private">\n  Require all denied\n</Directory>\n'
     )
-    proc = subprocess.Popen([binary, "-f", str(conf), "-DFOREGROUND"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        wait_until_listening(port, proc, "apache2")
-        yield WebServer(port, access, error, root)
-    finally:
-        _stop(proc)
-        shutil.rmtree(root, ignore_errors=True)
+    with _serving([binary, "-f", str(conf), "-DFOREGROUND"], WebServer(port, access, error, root),
+                  workdir) as server:
+        yield server
 
 
 @contextlib.contextmanager
@@ -163,14 +171,9 @@ def nginx(workdir: Path, timed: bool = False, upstream: int | None = None,
         + (f"    location /app/ {{ proxy_pass http://127.0.0.1:{upstream}; }}\n" if upstream else "")
         + locations + "  }\n}\n"
     )
-    proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(workdir), "-e", str(error),
-                             "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until_listening(port, proc, "nginx")
-        yield WebServer(port, access, error, root)
-    finally:
-        _stop(proc)
-        shutil.rmtree(root, ignore_errors=True)
+    argv = [binary, "-c", str(conf), "-p", str(workdir), "-e", str(error), "-g", "daemon off;"]
+    with _serving(argv, WebServer(port, access, error, root), workdir) as server:
+        yield server
 
 
 class Prometheus:
