@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from logmetrics.sources.lines import DEFAULT_MAX_LINE, LineSplitter
+from logmetrics.sources.lines import DEFAULT_MAX_LINE, LineSplitter, LineStats
 from logmetrics.sources.positions import FINGERPRINT_BYTES, FileId, Position, fingerprint, head_matches
 
 log = logging.getLogger(__name__)
@@ -49,18 +49,14 @@ _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip")
 
 
 @dataclass
-class TailStats:
-    """What one file's tailer has done, for self-metrics."""
+class TailStats(LineStats):
+    """What one file's tailer has done, for self-metrics: its lines (over every splitter it
+    used, through rotations) and what following the file took."""
 
-    lines: int = 0
-    bytes: int = 0
     rotations: int = 0
     errors: int = 0
     size: int = 0
     lag: int = 0  # bytes written but not yet handed out
-    invalid_utf8: int = 0
-    nul_lines: int = 0
-    overlong: int = 0
 
 
 @dataclass
