@@ -25,7 +25,6 @@ pattern), and every library shares them until a name is overridden.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import importlib.util
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from logmetrics.errors import CompileError, LogmetricsError, Position
+from logmetrics.resources import bundled_dir
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 
@@ -82,7 +82,7 @@ def _pattern_files(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith("~"))
 
 
-def _read(path: Path | Any, label: str) -> list[PatternDef]:
+def _read(path: Path, label: str) -> list[PatternDef]:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -109,16 +109,11 @@ def stock_patterns_dir() -> Path | None:
     return None
 
 
-def _project_pattern_files() -> list[tuple[Any, str]]:
-    """The project's pattern files: the installed package, or patterns/ in a checkout."""
-    try:
-        root: Any = importlib.resources.files("logmetrics.patterns")
-    except ModuleNotFoundError:
-        # A source checkout: setuptools maps patterns/ to logmetrics.patterns only
-        # when the package is built, so read the folder beside the package.
-        root = Path(__file__).resolve().parents[2] / "patterns"
-        if not root.is_dir():
-            return []
+def _project_pattern_files() -> list[tuple[Path, str]]:
+    """The project's pattern files (``patterns/``, inside the installed package or beside it)."""
+    root = bundled_dir("patterns")
+    if not root.is_dir():
+        return []
     files = [f for f in root.iterdir()
              if f.is_file() and not f.name.startswith((".", "_")) and not f.name.endswith((".py", ".pyc"))]
     return [(f, str(f)) for f in sorted(files, key=lambda f: f.name)]
