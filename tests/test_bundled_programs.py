@@ -30,12 +30,22 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+def load_bundled(name: str) -> Program:
+    return Program.load(bundled_programs_dir() / f"{name}.mtail", library())
+
+
 def run_bundled(name: str, source: Path) -> Program:
-    program = Program.load(bundled_programs_dir() / f"{name}.mtail", library())
+    program = load_bundled(name)
     runtime = Runtime([program])
     for batch in read_batches(str(source)):
         runtime.process(batch, str(source))
     return program
+
+
+def gz_lines(path: Path):
+    """The lines of a gzipped log, as text."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        yield from f
 
 
 def shared(relative: str) -> Path:
@@ -60,16 +70,15 @@ def _nginx_counts(path: Path) -> tuple[Counter, Counter, Counter]:
     requests: Counter = Counter()
     sent: Counter = Counter()
     timed: Counter = Counter()
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            parts = line.split('"')
-            request, status_bytes = parts[1], parts[2].split()
-            method = request.split(" ", 1)[0] if " " in request else ""
-            key = (method if method in METHODS else "other", status_bytes[0])
-            requests[key] += 1
-            sent[key] += int(status_bytes[1])
-            if " rt=" in line:
-                timed[key] += 1
+    for line in gz_lines(path):
+        parts = line.split('"')
+        request, status_bytes = parts[1], parts[2].split()
+        method = request.split(" ", 1)[0] if " " in request else ""
+        key = (method if method in METHODS else "other", status_bytes[0])
+        requests[key] += 1
+        sent[key] += int(status_bytes[1])
+        if " rt=" in line:
+            timed[key] += 1
     return requests, sent, timed
 
 
@@ -95,7 +104,7 @@ def test_nginx_access_reads_a_bare_request_time_and_escape_json():
         '10.0.0.1 - - [25/Nov/2026:02:13:36 +0000] "" 400 0 "-" "-"',
         "not an access log line",
     ]
-    program = Program.load(bundled_programs_dir() / "nginx_access.mtail", library())
+    program = load_bundled("nginx_access")
     program.run(lines, "t.log")
     assert dict(program.metrics["nginx_http_requests_total"].values) == {
         ("GET", "200"): 1, ("POST", "201"): 1, ("other", "400"): 1}
@@ -111,17 +120,16 @@ def test_apache_error_counts_by_module_and_level_on_a_real_log():
     program = run_bundled("apache_error", path)
     expected: Counter = Counter()
     codes: Counter = Counter()
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            module, level = line.split("] [", 2)[1].split(":")
-            expected[(module, level)] += 1
-            codes[(line.split("] ")[-1].split(":")[0], level)] += 1
+    for line in gz_lines(path):
+        module, level = line.split("] [", 2)[1].split(":")
+        expected[(module, level)] += 1
+        codes[(line.split("] ")[-1].split(":")[0], level)] += 1
     assert dict(program.metrics["apache_error_log_messages_total"].values) == dict(expected)
     assert dict(program.metrics["apache_error_log_codes_total"].values) == dict(codes)
 
 
 def test_apache_error_reads_apache_22_lines_and_counts_strays():
-    program = Program.load(bundled_programs_dir() / "apache_error.mtail", library())
+    program = load_bundled("apache_error")
     program.run([
         "[Wed Oct 11 14:32:52 2000] [error] [client 127.0.0.1] client denied by server configuration",
         "[Wed Nov 25 07:11:28.436449 2026] [ssl:warn] [pid 1:tid 1] AH01909: server certificate "
@@ -139,14 +147,13 @@ def test_nginx_error_counts_levels_and_causes_on_a_real_log():
     program = run_bundled("nginx_error", path)
     levels: Counter = Counter()
     causes: Counter = Counter()
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            levels[line.split("[", 1)[1].split("]", 1)[0]] += 1
-            if "(2: No such file or directory)" in line:
-                causes["not_found"] += 1
-            if "access forbidden by rule" in line or ("directory index of" in line
-                                                      and "is forbidden" in line):
-                causes["forbidden"] += 1
+    for line in gz_lines(path):
+        levels[line.split("[", 1)[1].split("]", 1)[0]] += 1
+        if "(2: No such file or directory)" in line:
+            causes["not_found"] += 1
+        if "access forbidden by rule" in line or ("directory index of" in line
+                                                  and "is forbidden" in line):
+            causes["forbidden"] += 1
     metrics = program.metrics
     assert dict(metrics["nginx_error_log_messages_total"].values) == {(k,): v for k, v in levels.items()}
     assert dict(metrics["nginx_error_log_causes_total"].values) == {(k,): v for k, v in causes.items()}

@@ -76,11 +76,17 @@ class Daemon:
         return code
 
 
-def layout(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A programs folder with the counting program, a logs folder, and the log's path."""
+def counting_progs(tmp_path: Path) -> Path:
+    """A programs folder holding the counting program."""
     progs = tmp_path / "progs"
     progs.mkdir()
     (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    return progs
+
+
+def layout(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A programs folder with the counting program, a logs folder, and the log's path."""
+    progs = counting_progs(tmp_path)
     logs = tmp_path / "logs"
     logs.mkdir()
     return progs, logs, logs / "app.log"
@@ -180,9 +186,7 @@ def test_rotations_and_restarts_lose_and_repeat_nothing(tmp_path):
 
 
 def test_self_metrics_pages_and_openmetrics(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    progs = counting_progs(tmp_path)
     log = tmp_path / "a.log"
     log.write_text("line 1\nline 2\nnot a line\n", encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
@@ -245,9 +249,7 @@ def test_reload_on_change_keeps_values_and_survives_a_broken_program(tmp_path):
 
 
 def test_missing_log_and_bad_state_dir_are_reported(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    progs = counting_progs(tmp_path)
     log = tmp_path / "later" / "app.log"
     daemon = Daemon(tmp_path, progs, str(log))
     try:
@@ -296,9 +298,7 @@ def test_kill_9_at_random_moments_counts_every_line_once(tmp_path):
 
 
 def test_no_checkpoint_starts_counters_at_zero(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    progs = counting_progs(tmp_path)
     log = tmp_path / "a.log"
     log.write_text("line 1\n", encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", "--no-checkpoint")
@@ -316,9 +316,7 @@ def test_no_checkpoint_starts_counters_at_zero(tmp_path):
 
 
 def test_bad_input_is_counted_and_skipped_never_fatal(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "count.mtail").write_text(COUNTING, encoding="utf-8")
+    progs = counting_progs(tmp_path)
     log = tmp_path / "bad.log"
     log.write_bytes(b"")
     daemon = Daemon(tmp_path, progs, str(log))
