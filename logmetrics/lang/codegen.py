@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from logmetrics.lang import ast
+from logmetrics.lang import ast, builtins
 from logmetrics.lang.checker import CheckedProgram
 from logmetrics.lang.regexes import CaptureInfo
-from logmetrics.runtime import builtins
 from logmetrics.store import Kind, Metric
 
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}

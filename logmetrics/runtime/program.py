@@ -1,4 +1,4 @@
-"""A loaded program: compiled from source, with its metrics and its counters."""
+"""A loaded program: what the compiler made of it, and what it did since it was loaded."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from logmetrics.errors import Position
 from logmetrics.grok import PatternLibrary
-from logmetrics.lang.checker import check
-from logmetrics.lang.codegen import generate
-from logmetrics.lang.parser import parse
+from logmetrics.lang.compiler import compile_program
 from logmetrics.store import Metric
 
 #: How many runtime error messages a program keeps for reports.
@@ -49,7 +48,7 @@ class Program:
         self._process = process
         self.stats = ProgramStats()
         #: Where the regexes that run with a time budget are (see lang.regexes).
-        self.guarded: list = []
+        self.guarded: list[Position] = []
 
     @classmethod
     def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None,
@@ -58,16 +57,9 @@ class Program:
 
         ``stamps`` records each update's line time, for ``--emit-metric-timestamp``.
         """
-        name = name or Path(path).name
-        checked = check(parse(text, path), library)
-        generated = generate(checked, name, stamps)
-        code = compile(generated.source, f"<program {name}>", "exec")
-        namespace = dict(generated.namespace)
-        exec(code, namespace)  # the code generator's own output, never user text
-        program = cls(name, path, generated.metrics, generated.source, namespace["process"])
-        program.guarded = [
-            node.pos for node in checked.patterns if node.compiled.guarded  # type: ignore[attr-defined]
-        ]
+        compiled = compile_program(text, path, library, name, stamps)
+        program = cls(compiled.name, path, compiled.metrics, compiled.source, compiled.process)
+        program.guarded = compiled.guarded
         return program
 
     @classmethod

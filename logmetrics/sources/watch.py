@@ -1,8 +1,8 @@
 """Knowing when to look: watchdog on the log directories, plus a rescan.
 
 watchdog (inotify on Linux) tells at once that something changed in a
-directory that holds, or will hold, a followed log; its handler only sets an
-event. It is a hint, never the truth: events are lost when the inotify queue
+directory that holds, or will hold, a followed log; its handler only writes
+to the wake-up pipe. It is a hint, never the truth: events are lost when the inotify queue
 overflows and never come on NFS or FUSE, so the follower also rescans on a
 short interval. ``poll=True`` uses watchdog's polling observer for file
 systems without inotify.
@@ -13,21 +13,22 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import threading
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from logmetrics.sources.wake import Waker
+
 log = logging.getLogger(__name__)
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
+    def __init__(self, waker: Waker) -> None:
+        self.waker = waker
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        self.event.set()
+        self.waker.wake()
 
 
 def _watch_root(pattern: str) -> str:
@@ -50,11 +51,12 @@ class LogWatcher:
 
     def __init__(self, globs: list[str], poll: bool = False, poll_interval: float = 1.0) -> None:
         self.globs = list(globs)
-        self.changed = threading.Event()
+        #: Woken by watchdog's threads, by :meth:`wake`, and by signals (see the daemon).
+        self.waker = Waker()
         self.poll = poll
         self._observer = PollingObserver(timeout=poll_interval) if poll else Observer()
         self._watched: dict[str, object] = {}
-        self._handler = _Wake(self.changed)
+        self._handler = _Wake(self.waker)
 
     def start(self) -> None:
         self._observer.start()
@@ -63,6 +65,7 @@ class LogWatcher:
     def stop(self) -> None:
         self._observer.stop()
         self._observer.join(timeout=5)
+        self.waker.close()
 
     def refresh_watches(self) -> None:
         """Watch the directories of every glob; called on each rescan, so that a
@@ -89,10 +92,8 @@ class LogWatcher:
 
     def wait(self, timeout: float) -> bool:
         """Sleep until a change is reported or ``timeout`` passes; True if woken by a change."""
-        woken = self.changed.wait(timeout)
-        self.changed.clear()
-        return woken
+        return self.waker.wait(timeout)
 
     def wake(self) -> None:
         """Wake a waiting follower (used on shutdown and reload)."""
-        self.changed.set()
+        self.waker.wake()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from logmetrics.runtime.golayout import parse_time
+from logmetrics.lang.golayout import parse_time
 
 now = time.time
 

@@ -1,0 +1,218 @@
+"""The main loop of ``logmetrics run``.
+
+One thread reads and processes lines (so that a reload never races a batch);
+watchdog's threads and the signal handlers only wake it through one pipe; the
+HTTP server's threads only read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from logmetrics.daemon import checkpoint
+from logmetrics.daemon.selfmetrics import SelfCollector
+from logmetrics.daemon.signals import SignalFlags
+from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL
+from logmetrics.errors import LogmetricsError
+from logmetrics.exposition.collector import StoreCollector
+from logmetrics.exposition.server import MetricsServer
+from logmetrics.exposition.textfile import TextfileWriter
+from logmetrics.grok import PatternLibrary
+from logmetrics.runtime.engine import Runtime
+from logmetrics.runtime.reload import ProgramReloader
+from logmetrics.runtime.routes import LogRouter, LogSpec
+from logmetrics.sources.follow import Follower
+from logmetrics.store import DEFAULT_MAX_LABEL_SETS
+
+log = logging.getLogger("logmetrics")
+
+#: Positions are persisted at most this often (and at shutdown).
+COMMIT_INTERVAL = 1.0
+#: ``del ... after`` expiry runs this often.
+EXPIRY_INTERVAL = 60.0
+
+
+def default_state_dir() -> Path:
+    """``/var/lib/logmetrics`` for root, else ``$XDG_STATE_HOME/logmetrics``."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/logmetrics")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "logmetrics"
+
+
+@dataclass
+class DaemonOptions:
+    """Everything ``logmetrics run`` was told, already resolved (see ``commands/run.py``)."""
+
+    logs: list[LogSpec]
+    program_paths: list[Path]
+    patterns: list[Path] = field(default_factory=list)
+    state_dir: Path | None = None
+    from_end: bool = True
+    checkpoint: bool = True
+    poll: bool = False
+    listen: str = DEFAULT_LISTEN
+    web_config: Path | None = None
+    textfile: Path | None = None
+    textfile_interval: float = DEFAULT_TEXTFILE_INTERVAL
+    max_label_sets: int = DEFAULT_MAX_LABEL_SETS
+    prog_label: bool = False
+    emit_metric_timestamp: bool = False
+
+
+class _ProgramChanged(FileSystemEventHandler):
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = str(event.src_path)
+        if path.endswith(".mtail") or str(getattr(event, "dest_path", "")).endswith(".mtail"):
+            self.daemon.request_reload()
+
+
+class Daemon:
+    """Follows logs, runs programs, serves metrics, until told to stop."""
+
+    def __init__(self, options: DaemonOptions) -> None:
+        self.options = options
+        self.signals = SignalFlags()
+        self.reload_requested = False  # set by the program watcher's thread; a plain flag
+        library = PatternLibrary.load(options.patterns)
+        self.program_paths = options.program_paths
+        self.runtime = Runtime([], max_label_sets=options.max_label_sets, router=LogRouter(options.logs))
+        self.reloader = ProgramReloader(self.program_paths, library, self.runtime,
+                                        stamps=options.emit_metric_timestamp)
+        errors = self.reloader.reload(force=True)
+        if errors:
+            raise LogmetricsError("programs do not compile:\n" + "\n".join(errors))
+        state_dir = self.state_dir = options.state_dir or default_state_dir()
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LogmetricsError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
+        resume = None
+        if options.checkpoint:
+            restored, resume = checkpoint.restore(self.runtime, state_dir)
+            if resume is not None:
+                log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
+        self.follower = Follower([s.glob for s in options.logs], state_dir, from_end=options.from_end,
+                                 poll=options.poll, positions=resume)
+        if options.listen.lower() == "none" and options.textfile is None:
+            raise LogmetricsError("--listen none needs --textfile: the metrics would go nowhere")
+        self.server: MetricsServer | None = None
+        if options.listen.lower() != "none":
+            self.server = MetricsServer(self._registry(options.emit_metric_timestamp), options.listen,
+                                        options.web_config)
+        self.textfile: TextfileWriter | None = None
+        if options.textfile is not None:
+            if not options.textfile.parent.is_dir():
+                raise LogmetricsError(f"--textfile {options.textfile}: no folder {options.textfile.parent} "
+                                      "(node_exporter's --collector.textfile.directory)")
+            self.textfile = TextfileWriter(options.textfile, self._registry(timestamps=False))
+        self.program_observer = Observer()
+
+    def _registry(self, timestamps: bool) -> CollectorRegistry:
+        """The programs' metrics and logmetrics' own, nothing else."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StoreCollector(self.runtime.store, prog_label=self.options.prog_label,
+                                         timestamps=timestamps))
+        registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
+        return registry
+
+    def request_reload(self) -> None:
+        """Reload the programs at the next turn of the main loop (from any thread)."""
+        self.reload_requested = True
+        self.follower.wake()
+
+    def request_stop(self) -> None:
+        """Stop after the batch in hand (from any thread), as SIGTERM does."""
+        self.signals.stop_signal = signal.SIGTERM
+        self.follower.wake()
+
+    def _watch_programs(self) -> None:
+        folders = {p if p.is_dir() else p.parent for p in self.program_paths}
+        for folder in folders:
+            try:
+                self.program_observer.schedule(_ProgramChanged(self), str(folder), recursive=False)
+            except OSError as exc:
+                log.warning("cannot watch %s for program changes (%s); SIGHUP still reloads", folder, exc)
+        self.program_observer.start()
+
+    def _reload_if_asked(self) -> None:
+        by_signal = self.signals.take_reload()
+        if by_signal:
+            log.info("received SIGHUP: reloading programs")
+        if by_signal or self.reload_requested:
+            self.reload_requested = False
+            self.reloader.reload()
+
+    def run(self) -> int:
+        """The main loop, until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
+        self.signals.install(self.follower.watcher.waker.write_fd)
+        # The first scan decides which files existed at start (read from their end); it is done
+        # before /-/healthy answers, so that a file created after that is always new.
+        self.follower.start()
+        if self.server is not None:
+            self.server.start()
+        self._watch_programs()
+        last_commit = last_expiry = time.monotonic()
+        last_textfile = -float("inf")
+        dirty = False
+        try:
+            while self.signals.stop_signal is None:
+                batches = self.follower.poll()
+                for path, lines in batches:
+                    self.runtime.process(lines, path)
+                now = time.monotonic()
+                if batches:
+                    dirty = True
+                if dirty and now - last_commit >= COMMIT_INTERVAL:
+                    self._commit()
+                    dirty = False
+                    last_commit = now
+                if self.textfile is not None and now - last_textfile >= self.options.textfile_interval:
+                    self.textfile.write()
+                    last_textfile = now
+                if now - last_expiry >= EXPIRY_INTERVAL:
+                    self._expire()
+                    last_expiry = now
+                self._reload_if_asked()
+                if not batches and not self.follower.behind and self.signals.stop_signal is None:
+                    self.follower.wait(0.25)
+            log.info("received %s: stopping", signal.Signals(self.signals.stop_signal).name)
+        finally:
+            self._commit()
+            if self.textfile is not None:
+                self.textfile.write()
+            self.follower.stop()
+            self.program_observer.stop()
+            if self.server is not None:
+                self.server.stop()
+            log.info("stopped; positions saved")
+        return 0
+
+    def _commit(self) -> None:
+        """Values and positions together first (the checkpoint), then the offset files."""
+        if self.options.checkpoint:
+            try:
+                checkpoint.save(self.runtime, self.state_dir, self.follower.handed_out())
+            except OSError as exc:
+                log.error("cannot save the checkpoint in %s: %s; will retry", self.state_dir,
+                          exc.strerror or exc)
+                return  # the offset files must not run ahead of the checkpoint
+        self.follower.commit()
+
+    def _expire(self) -> None:
+        now = time.time()
+        for metric in self.runtime.store:
+            if metric.expiry:
+                metric.expire(now)

@@ -1,0 +1,49 @@
+"""The whole compiler in one call: program text to a Python function over batches of lines.
+
+    lexer → parser (AST) → checker (symbols, types, captures, regexes) → codegen (Python source)
+
+and the generated source compiled and executed once into its ``process``
+function. This is the only place that turns program text into running code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from logmetrics.errors import Position
+from logmetrics.grok import PatternLibrary
+from logmetrics.lang.checker import check
+from logmetrics.lang.codegen import generate
+from logmetrics.lang.parser import parse
+from logmetrics.store import Metric
+
+
+@dataclass
+class CompiledProgram:
+    """A program ready to run: its ``process`` function, the metrics it writes, its source."""
+
+    name: str
+    process: Callable[..., int]
+    metrics: dict[str, Metric]
+    #: The generated Python source (``check --dump-code`` prints it).
+    source: str
+    #: Where the regexes that run with a time budget are (see ``lang.regexes``).
+    guarded: list[Position]
+
+
+def compile_program(text: str, path: str, library: PatternLibrary, name: str | None = None,
+                    stamps: bool = False) -> CompiledProgram:
+    """Compile program text; raises CompileError(s) naming ``path:line:col``.
+
+    ``stamps`` records each update's line time, for ``--emit-metric-timestamp``.
+    """
+    name = name or Path(path).name
+    checked = check(parse(text, path), library)
+    generated = generate(checked, name, stamps)
+    code = compile(generated.source, f"<program {name}>", "exec")
+    namespace = dict(generated.namespace)
+    exec(code, namespace)  # the code generator's own output, never user text
+    guarded = [node.pos for node in checked.patterns if node.compiled.guarded]  # type: ignore[attr-defined]
+    return CompiledProgram(name, namespace["process"], generated.metrics, generated.source, guarded)
