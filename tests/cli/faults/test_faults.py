@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_daemon import Daemon, Writer, layout, wait_for
+from tests.cli.test_daemon import Daemon, Writer, layout, wait_for
 
 SBIN_LOGROTATE = Path("/usr/sbin/logrotate")  # not on a non-root PATH
 LOGROTATE = shutil.which("logrotate") or (str(SBIN_LOGROTATE) if SBIN_LOGROTATE.exists() else None)

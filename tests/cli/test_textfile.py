@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.cli.test_daemon import Daemon, layout, wait_for
 from tests.realservers import free_port, wait_until_listening
-from tests.test_daemon import Daemon, layout, wait_for
 
 SCRIPT = Path(sys.executable).with_name("logmetrics")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")

@@ -460,7 +460,7 @@ def test_cli_help(capsys):
 
 def test_per_metric_paths_hold_in_the_daemon(tmp_path):
     """The getfilename() guard of a metric with its own path, through `logmetrics run` itself."""
-    from tests.test_daemon import Daemon, wait_for
+    from tests.cli.test_daemon import Daemon, wait_for
 
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from logmetrics.runtime.routes import LogRouter, LogSpec
+from tests.cli.test_daemon import Daemon, wait_for
 from tests.helpers import REPO, compile_program
-from tests.test_daemon import Daemon, wait_for
 
 SCRIPT = Path(sys.executable).with_name("logmetrics")
 EXAMPLES = REPO / "examples"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import realservers
-from tests.test_daemon import Daemon, wait_for
+from tests.cli.test_daemon import Daemon, wait_for
 
 ROUNDS = 15
 

@@ -15,7 +15,7 @@ import pytest
 from logmetrics.grok import PatternLibrary, compile_regex, expand
 from logmetrics.grok.library import parse_pattern_text
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CORE = DATA / "grok" / "logstash-patterns-core" / "patterns"
 LAYOUTS = ("legacy", "ecs-v1")
 
