@@ -11,9 +11,11 @@ from logmetrics.runtime.program import Program
 
 _LIBRARY: PatternLibrary | None = None
 
-#: The shared test data (real Apache/nginx logs, Logstash patterns), beside the repository.
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
+#: The shared test data (real Apache/nginx logs, Logstash patterns), beside the repository or
+#: beside a folder holding it (a worktree in a subfolder).
+SHARED_DATA = next((folder / "shared" / "data" for folder in REPO.parents
+                    if (folder / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
 
 
 def library() -> PatternLibrary:

@@ -22,8 +22,8 @@ from prometheus_client.core import (
     Metric as Family,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
+from logmetrics.exposition.text import go_label_float
 from logmetrics.store import Kind, Metric, MetricStore
 
 PROG_LABEL = "prog"
@@ -73,7 +73,9 @@ def _new_family(metric: Metric, labels: list[str]) -> Family:
 def _add_samples(family: Family, metric: Metric, extra: list[str], timestamps: bool) -> None:
     stamps = dict(metric.stamps) if timestamps else {}
     if metric.kind is Kind.HISTOGRAM:
-        bounds = [*(_le(b) for b in metric.buckets), "+Inf"]
+        # The bounds are passed as text, so prometheus-client writes them as given, in the
+        # Prometheus text format and OpenMetrics alike: the Go client's ``le="1"``.
+        bounds = [*(go_label_float(b) for b in metric.buckets), "+Inf"]
         for key, value in sorted(metric.snapshot()):
             running = 0
             buckets = []
@@ -86,7 +88,3 @@ def _add_samples(family: Family, metric: Metric, extra: list[str], timestamps: b
     for key, value in sorted(metric.snapshot()):  # sorted: stable, readable output
         family.add_metric([*key, *extra], value, timestamp=stamps.get(key))  # type: ignore[call-arg]
 
-
-def _le(bound: float) -> str:
-    """Bucket bounds written as client_python writes them (``1.0``, ``+Inf``)."""
-    return floatToGoString(bound)

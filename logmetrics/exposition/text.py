@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 from logmetrics.store import Kind, Metric, MetricStore
 
@@ -36,6 +37,38 @@ def go_float(value: float) -> str:
         mantissa = (digits[0] + "." + digits[1:]).rstrip(".")
         return f"{mantissa}e+{point - 1:02d}"  # Go writes at least two exponent digits
     return text
+
+
+def go_label_float(value: float) -> str:
+    """A bucket bound (``le``) or quantile as the Go client writes it: ``1``, ``0.005``, ``1e+06``, ``+Inf``.
+
+    Prometheus stores label values as strings, so ``le="1"`` and ``le="1.0"`` are
+    different series: mtail and every Go exporter write Go's shortest ``%g``
+    (strconv's ``'g'`` with precision -1), and queries written against them must
+    keep matching. Sample values keep :func:`go_float`, which is what
+    prometheus-client writes and means the same number either way.
+    """
+    value = float(value)
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    # repr is the shortest text that reads back as the same float, as Go's shortest formatting.
+    _sign, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent)  # where the decimal point falls in ``digits``
+    power = point - 1
+    if power < -4 or power >= 6:  # Go's %g switches to an exponent outside 1e-4 <= x < 1e6
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 _LEGACY_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -85,7 +118,7 @@ def _sample_lines(metric: Metric, name: str, labels: list[str], extra: list[str]
     stamps = dict(metric.stamps) if timestamps else {}
     name = safe_name(name)
     if metric.kind is Kind.HISTOGRAM:
-        bounds = [*(go_float(b) for b in metric.buckets), "+Inf"]
+        bounds = [*(go_label_float(b) for b in metric.buckets), "+Inf"]
         for key, value in sorted(metric.snapshot()):
             values = [*key, *extra]
             stamp = _stamp(stamps, key)

@@ -156,9 +156,9 @@ def test_histogram_buckets_as_documented():
               user: '{{.user}}'
         """), ALICE_BOB)
     text = exposition(program)
-    for sample in ('grok_example_values_bucket{le="1.0",user="alice"} 0.0',
-                   'grok_example_values_bucket{le="2.0",user="alice"} 1.0',
-                   'grok_example_values_bucket{le="3.0",user="alice"} 3.0',
+    for sample in ('grok_example_values_bucket{le="1",user="alice"} 0.0',
+                   'grok_example_values_bucket{le="2",user="alice"} 1.0',
+                   'grok_example_values_bucket{le="3",user="alice"} 3.0',
                    'grok_example_values_sum{user="alice"} 6.5',
                    'grok_example_values_count{user="bob"} 1.0'):
         assert sample in text

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from logmetrics.exposition.render import registry_for
-from logmetrics.exposition.text import go_float, render_text
+from logmetrics.exposition.text import go_float, go_label_float, render_text
 from logmetrics.store import Kind, Metric, MetricStore
 from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
 
@@ -68,3 +68,40 @@ def test_go_float_examples():
     assert go_float(1234567.5) == "1.2345675e+06"
     assert go_float(-1e6) == "-1000000.0"
     assert go_float(math.inf) == "+Inf" and go_float(-math.inf) == "-Inf" and go_float(math.nan) == "NaN"
+
+
+# Bucket bounds and what Go's strconv.FormatFloat(v, 'g', -1, 64) gives for them (client_golang's
+# ``le`` and ``quantile``); mtail's own output, compared in tests/programs, holds the common ones.
+GO_LABELS = [
+    (1, "1"), (1.0, "1"), (10, "10"), (60, "60"), (0.005, "0.005"), (2.5, "2.5"), (0.25, "0.25"),
+    (0.0001, "0.0001"), (1e-05, "1e-05"), (1.5e-07, "1.5e-07"), (100000, "100000"), (123456, "123456"),
+    (999999, "999999"), (1e6, "1e+06"), (1234567, "1.234567e+06"), (1.5e6, "1.5e+06"), (1e21, "1e+21"),
+    (1e100, "1e+100"), (5e-324, "5e-324"), (0, "0"), (-0.0, "-0"), (-1, "-1"), (-2.5e-5, "-2.5e-05"),
+    (0.1 + 0.2, "0.30000000000000004"), (math.inf, "+Inf"), (-math.inf, "-Inf"),
+]
+
+
+def test_bucket_bounds_are_written_as_the_go_client_writes_them():
+    assert [(value, go_label_float(value)) for value, _text in GO_LABELS] == GO_LABELS
+    assert go_label_float(math.nan) == "NaN"
+
+
+def _one_histogram() -> MetricStore:
+    metric = Metric(name="lat", export_name="lat", kind=Kind.HISTOGRAM, labels=("m",), program="a.mtail",
+                    buckets=(0.005, 1.0, 10.0, 1e6))
+    metric.values[("x",)] = [1, 2, 0, 0, 0, 3.5]
+    store = MetricStore()
+    store.set_program("a.mtail", [metric])
+    return store
+
+
+def test_le_labels_in_every_writer():
+    """dry-run/test (our writer), /metrics and the textfile (prometheus-client, text and OpenMetrics)."""
+    from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+    store = _one_histogram()
+    registry = registry_for(store)
+    texts = (render_text(store), generate_latest(registry).decode(), generate_openmetrics(registry).decode())
+    for text in texts:
+        bounds = [line.split('le="')[1].split('"')[0] for line in text.splitlines() if "_bucket{" in line]
+        assert bounds == ["0.005", "1", "10", "1e+06", "+Inf"], text

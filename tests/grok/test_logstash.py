@@ -8,14 +8,13 @@ written here; expected fields of the real Apache log are computed with str.split
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import pytest
 
 from logmetrics.grok import PatternLibrary, compile_regex, expand
 from logmetrics.grok.library import parse_pattern_text
+from tests.helpers import SHARED_DATA as DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CORE = DATA / "grok" / "logstash-patterns-core" / "patterns"
 LAYOUTS = ("legacy", "ecs-v1")
 

@@ -71,11 +71,11 @@ def test_histogram_buckets_sum_and_count_in_exposition():
     )
     text = exposition(prog)
     assert 'lat_bucket{le="0.1",m="a"} 2.0' in text
-    assert 'lat_bucket{le="1.0",m="a"} 3.0' in text
+    assert 'lat_bucket{le="1",m="a"} 3.0' in text
     assert 'lat_bucket{le="+Inf",m="a"} 4.0' in text
     assert 'lat_count{m="a"} 4.0' in text
     assert 'lat_sum{m="a"} 50.65' in text
-    assert 'lat_bucket{le="10.0",m="b"} 1.0' in text
+    assert 'lat_bucket{le="10",m="b"} 1.0' in text
     assert "# TYPE lat histogram" in text
 
 
