@@ -52,6 +52,13 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
                              "the program reads one with strptime() or settime()")
 
 
+def _keep_unmatched(text: str) -> int:
+    """``--keep-unmatched N``: 0 to 100 lines per file."""
+    if not text.isdigit() or int(text) > 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of lines from 0 to 100")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -146,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--poll", action="store_true",
                      help="poll for changes instead of inotify (NFS, CIFS, FUSE, some container volumes)")
     _add_export_options(run)
+    # The status page's match inspector (docs/status.md).
+    run.add_argument("--keep-unmatched", type=_keep_unmatched, default=0, metavar="N",
+                     help="keep the last N lines (at most 100) no program matched, per file, and show them "
+                          "in the match inspector at /inspect; off by default, as logs may hold secrets")
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                      help="what logmetrics logs to stderr (default info)")
 

@@ -30,5 +30,6 @@ def run_daemon(args: argparse.Namespace) -> int:
         max_label_sets=args.max_label_sets,
         prog_label=args.prog_label,
         emit_metric_timestamp=args.emit_metric_timestamp,
+        keep_unmatched=args.keep_unmatched,
     )
     return Daemon(options).run()

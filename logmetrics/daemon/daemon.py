@@ -27,11 +27,14 @@ from logmetrics.exposition.collector import StoreCollector
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.exposition.textfile import TextfileWriter
 from logmetrics.grok import PatternLibrary
+from logmetrics.runtime.activity import FileActivity
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import ProgramReloader
 from logmetrics.runtime.routes import LogRouter, LogSpec
 from logmetrics.sources.follow import Follower
 from logmetrics.store import DEFAULT_MAX_LABEL_SETS
+from logmetrics.web.routes import StatusPages
+from logmetrics.web.snapshot import StatusInputs
 
 log = logging.getLogger("logmetrics")
 
@@ -67,6 +70,7 @@ class DaemonOptions:
     max_label_sets: int = DEFAULT_MAX_LABEL_SETS
     prog_label: bool = False
     emit_metric_timestamp: bool = False
+    keep_unmatched: int = 0  # unmatched lines kept per file for the inspector (0: none)
 
 
 class _ProgramChanged(FileSystemEventHandler):
@@ -104,6 +108,8 @@ class Daemon:
             restored, resume = checkpoint.restore(self.runtime, state_dir)
             if resume is not None:
                 log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
+        #: When each file was last read and, with --keep-unmatched, its last unmatched lines.
+        self.activity = FileActivity(options.keep_unmatched)
         self.follower = Follower([s.glob for s in options.logs], state_dir, from_end=options.from_end,
                                  poll=options.poll, positions=resume)
         if options.listen.lower() == "none" and options.textfile is None:
@@ -111,7 +117,9 @@ class Daemon:
         self.server: MetricsServer | None = None
         if options.listen.lower() != "none":
             self.server = MetricsServer(self._registry(options.emit_metric_timestamp), options.listen,
-                                        options.web_config)
+                                        options.web_config, pages=StatusPages(StatusInputs(
+                                            self.runtime, self.follower.stats, self.reloader.counts,
+                                            self.activity, listen=options.listen)))
         self.textfile: TextfileWriter | None = None
         if options.textfile is not None:
             if not options.textfile.parent.is_dir():
@@ -170,8 +178,10 @@ class Daemon:
         try:
             while self.signals.stop_signal is None:
                 batches = self.follower.poll()
+                keep = self.activity.keep_unmatched > 0
                 for path, lines in batches:
-                    self.runtime.process(lines, path)
+                    result = self.runtime.process(lines, path, track_unmatched=keep)
+                    self.activity.record(path, lines, result.unmatched)
                 now = time.monotonic()
                 if batches:
                     dirty = True

@@ -130,7 +130,13 @@ def _authorized(config: WebConfig | None, environ: dict[str, Any]) -> bool:
     return config.check_password(user, password)
 
 
-def _app(registry: CollectorRegistry, web: _ConfigSource) -> Callable[..., Iterable[bytes]]:
+#: Pages served beside /metrics (the status page, the playground): given the WSGI environ of an
+#: authorized request, (status, headers, body), or None for a path they do not serve.
+PageHandler = Callable[[dict[str, Any]], "tuple[str, list[tuple[str, str]], bytes] | None"]
+
+
+def _app(registry: CollectorRegistry, web: _ConfigSource,
+         pages: PageHandler | None = None) -> Callable[..., Iterable[bytes]]:
     metrics = make_wsgi_app(registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -146,6 +152,11 @@ def _app(registry: CollectorRegistry, web: _ConfigSource) -> Callable[..., Itera
             return [b"Unauthorized\n"]
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
+        page = pages(environ) if pages is not None and path != "/metrics" else None
+        if page is not None:
+            configured = {name.lower() for name, _ in extra}  # the web config's headers win
+            respond(page[0], [h for h in page[1] if h[0].lower() not in configured])
+            return [b"" if method == "HEAD" else page[2]]
         if method not in ("GET", "HEAD"):
             respond("405 Method Not Allowed", [("Allow", "GET, HEAD")])
             return [b""]
@@ -167,12 +178,14 @@ class MetricsServer:
     """Serves a registry over HTTP(S) on its own thread."""
 
     def __init__(self, registry: CollectorRegistry, listen: str = DEFAULT_LISTEN,
-                 web_config: Path | None = None) -> None:
+                 web_config: Path | None = None, pages: PageHandler | None = None) -> None:
+        """``pages`` answers the paths other than /metrics and the health checks (see PageHandler)."""
         self.host, port = parse_listen(listen)
         web = _ConfigSource(web_config)
         server_class = _Server6 if ":" in self.host else _Server
         try:
-            self._httpd = make_server(self.host, port, _app(registry, web), server_class, _QuietHandler)
+            self._httpd = make_server(self.host, port, _app(registry, web, pages), server_class,
+                                      _QuietHandler)
         except OSError as exc:
             raise LogmetricsError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
         self._httpd.web = web  # type: ignore[attr-defined]

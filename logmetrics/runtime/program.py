@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ KEPT_ERRORS = 5
 class ProgramStats:
     """What a program did since it was loaded."""
 
+    lines_seen: int = 0  # lines routed to the program
     lines_matched: int = 0
     runtime_errors: int = 0
     regex_timeouts: int = 0  # lines given up because a guarded regex ran out of time
@@ -47,6 +49,8 @@ class Program:
         self.source = source
         self._process = process
         self.stats = ProgramStats()
+        #: When this version was compiled (seconds since the epoch), for the status page.
+        self.loaded_at = time.time()
         #: Where the regexes that run with a time budget are (see lang.regexes).
         self.guarded: list[Position] = []
 
@@ -78,6 +82,7 @@ class Program:
 
         Indices of lines no pattern matched are appended to ``missed``.
         """
+        self.stats.lines_seen += len(lines)
         matched = self._process(lines, filename, missed, self._on_error)
         self.stats.lines_matched += matched
         return matched
