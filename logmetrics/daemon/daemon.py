@@ -21,6 +21,7 @@ from watchdog.observers import Observer
 from logmetrics.daemon import checkpoint
 from logmetrics.daemon.selfmetrics import SelfCollector
 from logmetrics.daemon.signals import SignalFlags
+from logmetrics.daemon.streammetrics import StreamCollector
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.collector import StoreCollector
@@ -32,6 +33,7 @@ from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import ProgramReloader
 from logmetrics.runtime.routes import LogRouter, LogSpec
 from logmetrics.sources.follow import Follower
+from logmetrics.sources.hub import NamedSource, SourceHub
 from logmetrics.store import DEFAULT_MAX_LABEL_SETS
 from logmetrics.web.routes import StatusPages
 from logmetrics.web.snapshot import StatusInputs
@@ -110,8 +112,10 @@ class Daemon:
                 log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
         #: When each file was last read and, with --keep-unmatched, its last unmatched lines.
         self.activity = FileActivity(options.keep_unmatched)
-        self.follower = Follower([s.glob for s in options.logs], state_dir, from_end=options.from_end,
+        self.sources = SourceHub([NamedSource(s.glob, s.source) for s in options.logs])
+        self.follower = Follower(self.sources.file_globs, state_dir, from_end=options.from_end,
                                  poll=options.poll, positions=resume)
+        self.sources.open(wake_fd=self.follower.watcher.waker.write_fd)  # sockets bound now: errors at start
         if options.listen.lower() == "none" and options.textfile is None:
             raise LogmetricsError("--listen none needs --textfile: the metrics would go nowhere")
         self.server: MetricsServer | None = None
@@ -134,6 +138,7 @@ class Daemon:
         registry.register(StoreCollector(self.runtime.store, prog_label=self.options.prog_label,
                                          timestamps=timestamps))
         registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
+        registry.register(StreamCollector(self.sources))
         return registry
 
     def request_reload(self) -> None:
@@ -169,6 +174,7 @@ class Daemon:
         # The first scan decides which files existed at start (read from their end); it is done
         # before /-/healthy answers, so that a file created after that is always new.
         self.follower.start()
+        self.sources.start()
         if self.server is not None:
             self.server.start()
         self._watch_programs()
@@ -176,12 +182,13 @@ class Daemon:
         last_textfile = -float("inf")
         dirty = False
         try:
-            while self.signals.stop_signal is None:
-                batches = self.follower.poll()
+            while self.signals.stop_signal is None and not self.sources.exhausted:
+                batches = self.sources.batches(self.follower.poll())
                 keep = self.activity.keep_unmatched > 0
-                for path, lines in batches:
-                    result = self.runtime.process(lines, path, track_unmatched=keep)
-                    self.activity.record(path, lines, result.unmatched)
+                for batch in batches:
+                    result = self.runtime.process(batch.lines, batch.name, track_unmatched=keep,
+                                                  envelope=batch.envelope)
+                    self.activity.record(batch.name, batch.lines, result.unmatched)
                 now = time.monotonic()
                 if batches:
                     dirty = True
@@ -198,12 +205,15 @@ class Daemon:
                 self._reload_if_asked()
                 if not batches and not self.follower.behind and self.signals.stop_signal is None:
                     self.follower.wait(0.25)
-            log.info("received %s: stopping", signal.Signals(self.signals.stop_signal).name)
+            stopped_by = self.signals.stop_signal
+            log.info("%s: stopping", "end of standard input" if stopped_by is None
+                     else f"received {signal.Signals(stopped_by).name}")
         finally:
             self._commit()
             if self.textfile is not None:
                 self.textfile.write()
             self.follower.stop()
+            self.sources.stop()
             self.program_observer.stop()
             if self.server is not None:
                 self.server.stop()

@@ -9,8 +9,33 @@ from __future__ import annotations
 import time
 
 from logmetrics.lang.golayout import parse_time
+from logmetrics.sources.envelope import NO_ENVELOPE, Envelope
 
 now = time.time
+
+
+class EnvelopeSlot:
+    """The envelope of the lines being processed (syslog header, container log path).
+
+    The runtime sets :attr:`current` before each batch (one thread processes lines);
+    generated code reads it through the builtins in :data:`ENVELOPE_FIELDS`.
+    """
+
+    def __init__(self) -> None:
+        self.current: Envelope = NO_ENVELOPE
+
+
+ENVELOPE = EnvelopeSlot()
+
+#: Builtin name -> the expression generated code evaluates (``_env`` is :data:`ENVELOPE`).
+ENVELOPE_FIELDS = {
+    "syslog_tag": "_env.current.tag",
+    "syslog_hostname": "_env.current.hostname",
+    "syslog_time": "int(_env.current.time)",
+    "pod_namespace": "_env.current.namespace",
+    "pod_name": "_env.current.pod",
+    "container_name": "_env.current.container",
+}
 
 
 def to_number(text: str) -> int | float:

@@ -35,6 +35,13 @@ BUILTINS: dict[str, tuple[int, int, str]] = {
     "settime": (1, 1, "none"),
     "timestamp": (0, 0, "int"),
     "getfilename": (0, 0, "string"),
+    # The envelope of the line (syslog header, container log path); see lang/builtins.py.
+    "syslog_tag": (0, 0, "string"),
+    "syslog_hostname": (0, 0, "string"),
+    "syslog_time": (0, 0, "int"),
+    "pod_namespace": (0, 0, "string"),
+    "pod_name": (0, 0, "string"),
+    "container_name": (0, 0, "string"),
 }
 
 

@@ -62,6 +62,7 @@ class _Generator:
             "_strptime_into": builtins.strptime_into,
             "_strtol": builtins.strtol,
             "_now": builtins.now,
+            "_env": builtins.ENVELOPE,
         }
         self.metrics: dict[str, Metric] = {}
         self.expiring = _expiring_metrics(checked.tree.stmts)
@@ -435,6 +436,8 @@ class _Generator:
             return "(ts if ts is not None else int(_now()))"
         if name == "getfilename":
             return "filename"
+        if name in builtins.ENVELOPE_FIELDS:
+            return builtins.ENVELOPE_FIELDS[name]
         if name == "strptime":
             return f"_strptime({self.string(args[0])}, {args[1].value!r})"  # type: ignore[attr-defined]
         if name == "settime":

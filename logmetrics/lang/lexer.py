@@ -46,6 +46,7 @@ KEYWORDS = frozenset(
 BUILTINS = frozenset(
     {
         "len", "strptime", "timestamp", "tolower", "settime", "getfilename",
+        "syslog_tag", "syslog_hostname", "syslog_time", "pod_namespace", "pod_name", "container_name",
         "subst", "int", "float", "string", "strtol", "bool",
     }
 )

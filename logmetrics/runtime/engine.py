@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from logmetrics.lang.builtins import ENVELOPE
 from logmetrics.runtime.program import Program
 from logmetrics.runtime.routes import LogRouter
+from logmetrics.sources.envelope import NO_ENVELOPE, Envelope
 from logmetrics.store import DEFAULT_MAX_LABEL_SETS, MetricStore
 
 
@@ -57,12 +59,15 @@ class Runtime:
         self.programs = [p for p in self.programs if p.name != name]  # replaced, not mutated
         self.store.remove_program(name)
 
-    def process(self, lines: list[str], filename: str, track_unmatched: bool = False) -> BatchResult:
+    def process(self, lines: list[str], filename: str, track_unmatched: bool = False,
+                envelope: Envelope = NO_ENVELOPE) -> BatchResult:
         """Run a batch through every program.
 
-        With ``track_unmatched``, the result lists the lines no program matched.
+        With ``track_unmatched``, the result lists the lines no program matched. ``envelope``
+        is what the lines' envelope said (syslog header, container path), for the builtins.
         """
         self.lines_read += len(lines)
+        ENVELOPE.current = envelope
         programs = self.programs if self.router is None else self.router.select(filename, self.programs)
         if not track_unmatched:
             for program in programs:

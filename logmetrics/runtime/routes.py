@@ -17,8 +17,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from logmetrics.errors import LogmetricsError
 from logmetrics.runtime.loader import program_name
 from logmetrics.runtime.program import Program
+from logmetrics.sources.address import CONTAINER_FORMATS, AddressError, SourceAddress
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -27,18 +29,37 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LogSpec:
-    """One ``--logs`` value: a glob, and the program bound to it (None: every unbound program)."""
+    """One ``--logs`` value: a glob, and the program bound to it (None: every unbound program).
+
+    ``glob`` is what lines are routed by: a file glob (for container logs, without the
+    ``cri://`` prefix), or a stream's whole URL (``-``, ``syslog+udp://...?tag=x``).
+    """
 
     glob: str
     program: str | None = None
+    address: SourceAddress | None = None
+
+    @property
+    def source(self) -> SourceAddress:
+        """What the value names (see sources/address.py)."""
+        return self.address or SourceAddress(self.glob, "file", path=self.glob)
 
     @classmethod
     def parse(cls, spec: str) -> LogSpec:
-        """``GLOB`` or ``PROGRAM=GLOB``; a file that exists under the whole name is a plain path."""
+        """``GLOB``, ``URL`` or ``PROGRAM=...``; a file that exists under the whole name is a plain path.
+
+        Raises LogmetricsError for a URL that cannot be used (unknown kind, no port, ...).
+        """
         name, sep, rest = spec.partition("=")
+        program = None
         if sep and rest and _NAME.fullmatch(name) and not os.path.exists(spec):
-            return cls(rest, program_name(name))
-        return cls(spec)
+            program, spec = program_name(name), rest
+        try:
+            address = SourceAddress.parse(spec)
+        except AddressError as exc:
+            raise LogmetricsError(f"--logs {exc}") from None
+        glob_ = address.path if address.kind in CONTAINER_FORMATS else spec
+        return cls(glob_, program, None if address.kind == "file" else address)
 
 
 class LogRouter:

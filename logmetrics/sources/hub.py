@@ -1,0 +1,97 @@
+"""Every ``--logs`` source as batches of lines: files, container logs, streams.
+
+Files are followed by :class:`~logmetrics.sources.follow.Follower` (they have
+positions, persisted with the checkpoint); the daemon hands what it polled to
+:meth:`SourceHub.batches`, which unwraps the container logs among them and adds
+what the streams (stdin, named pipes, sockets; no positions) read meanwhile.
+Every kind comes out the same way: a :class:`~logmetrics.sources.stream.Batch`
+of lines, the name they are routed by, and their envelope.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from logmetrics.sources.address import CONTAINER_FORMATS, SourceAddress
+from logmetrics.sources.lines import DEFAULT_MAX_LINE
+from logmetrics.sources.stream import Batch, StreamStats
+from logmetrics.sources.streams import StreamReader, StreamSpec
+from logmetrics.sources.unwrap.container import ContainerLog, UnwrapStats, path_envelope
+
+
+@dataclass(frozen=True)
+class NamedSource:
+    """A ``--logs`` value: its routing name (a file glob, or the URL) and what it names."""
+
+    name: str
+    address: SourceAddress
+
+
+class SourceHub:
+    """The stream reader and the container unwrapping, beside the daemon's file follower."""
+
+    def __init__(self, sources: Sequence[NamedSource], max_line: int = DEFAULT_MAX_LINE) -> None:
+        files = [s for s in sources if not s.address.is_stream]
+        #: What the file follower follows: plain globs and container-log globs.
+        self.file_globs = [s.name for s in files]
+        self._containers = [(os.path.abspath(s.name), s.address.kind) for s in files
+                            if s.address.kind in CONTAINER_FORMATS]
+        self._unwrappers: dict[str, ContainerLog | None] = {}
+        self.max_line = max_line
+        self._streams = [StreamSpec(s.name, s.address) for s in sources if s.address.is_stream]
+        self._pipe_globs = [s.name for s in files if s.address.kind == "file"]
+        self.reader: StreamReader | None = None
+
+    def open(self, wake_fd: int) -> None:
+        """Open stdin and bind every socket, raising ``SourceError`` for an unusable one; the
+        reader wakes the main loop through ``wake_fd``."""
+        self.reader = StreamReader(self._streams, self._pipe_globs, wake_fd)
+        self.reader.open()
+
+    def start(self) -> None:
+        """Start reading the streams (and looking for named pipes) on their thread."""
+        assert self.reader is not None, "open() first"
+        self.reader.start()
+
+    def batches(self, polled: list[tuple[str, list[str]]]) -> list[Batch]:
+        """The follower's ``(path, lines)`` as batches (container logs unwrapped), and what the
+        streams read since the last call."""
+        out = []
+        for path, lines in polled:
+            unwrapper = self._unwrapper(path)
+            if unwrapper is None:
+                out.append(Batch(path, lines))
+                continue
+            unwrapped = unwrapper.unwrap(lines)
+            if unwrapped:
+                out.append(Batch(path, unwrapped, path_envelope(path)))
+        if self.reader is not None:
+            out.extend(self.reader.poll())
+        return out
+
+    def _unwrapper(self, path: str) -> ContainerLog | None:
+        if path not in self._unwrappers:
+            fmt = next((f for pattern, f in self._containers if fnmatch.fnmatchcase(path, pattern)), None)
+            self._unwrappers[path] = ContainerLog(fmt, self.max_line) if fmt else None
+        return self._unwrappers[path]
+
+    @property
+    def exhausted(self) -> bool:
+        """Standard input ended, and every line it gave was handed out: time to stop."""
+        return self.reader is not None and self.reader.exhausted
+
+    def stream_stats(self) -> dict[str, StreamStats]:
+        """Per stream source (and named pipe): lines, bytes, connections, drops."""
+        return self.reader.stats() if self.reader is not None else {}
+
+    def unwrap_stats(self) -> dict[str, UnwrapStats]:
+        """Per container log file: lines not in its format, lines cut at the limit."""
+        return {path: u.stats for path, u in list(self._unwrappers.items()) if u is not None}
+
+    def stop(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
+
