@@ -18,6 +18,9 @@ from logmetrics.errors import CompileErrors, LogmetricsError
 from logmetrics.runtime.loader import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
 from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
 
+#: The playground's port: beside the daemon's, so both can run at once.
+DEFAULT_PLAYGROUND_PORT = 3905
+
 EPILOG = """\
 Programs are written in the mtail language; regex literals may use grok
 patterns: %{NAME}, %{NAME:capture}, %{NAME:capture:int|float}.
@@ -184,6 +187,29 @@ def build_parser() -> argparse.ArgumentParser:
     grok.add_argument("--no-check", dest="check", action="store_false",
                       help="do not compile the converted program (by default, compile errors are "
                            "reported as warnings)")
+    # The program playground (docs/status.md).
+    play = commands.add_parser(
+        "playground", help="a local page to write a program against sample lines",
+        description="Serve a page (on 127.0.0.1 unless told otherwise) with a program and sample lines "
+                    "side by side: every edit shows the compile errors at their line and column, the "
+                    "metrics, and for each line the pattern that matched it and its captures. Save "
+                    "writes the program, and on request a 'logmetrics test' case beside it. Only the "
+                    "files named here are read.",
+    )
+    play.add_argument("--progs", type=Path, metavar="FILE",
+                      help="the program to edit (a new FILE.mtail is created by Save), or a bundled "
+                           "program's name to start from (read-only)")
+    play.add_argument("--patterns", action="append", type=Path, default=[], metavar="DIR",
+                      help="a folder of grok pattern files; repeatable, later ones win")
+    play.add_argument("sample", nargs="?", type=Path, metavar="SAMPLE.log",
+                      help="sample log lines to start with (at most 10,000 lines, 1 MiB)")
+    play.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_PLAYGROUND_PORT}", metavar="HOST:PORT",
+                      help=f"where to serve the page (default 127.0.0.1:{DEFAULT_PLAYGROUND_PORT}; "
+                           "port 0 picks a free one)")
+    play.add_argument("--web-config", type=Path, metavar="FILE",
+                      help="TLS and basic auth, as for run")
+    play.set_defaults(max_label_sets=DEFAULT_MAX_LABEL_SETS)
+
     return parser
 
 
@@ -207,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from logmetrics.commands.run import run_daemon
 
             return run_daemon(args)
+        if args.command == "playground":
+            from logmetrics.commands.playground import run_playground
+
+            return run_playground(args)
         if args.command == "convert":
             from logmetrics.commands.convert import run_convert
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from logmetrics.errors import Position
 from logmetrics.grok import PatternLibrary
 from logmetrics.lang.compiler import compile_program
+from logmetrics.lang.sites import MatchSite
 from logmetrics.store import Metric
 
 #: How many runtime error messages a program keeps for reports.
@@ -53,6 +54,9 @@ class Program:
         self.loaded_at = time.time()
         #: Where the regexes that run with a time budget are (see lang.regexes).
         self.guarded: list[Position] = []
+        #: The pattern sites, and the lines each matched, by regex number (see lang.sites).
+        self.sites: list[MatchSite] = []
+        self.site_hits: list[int] = []
 
     @classmethod
     def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None,

@@ -49,8 +49,9 @@ def screenshot(driver: Any, name: str, width: int, out_dir: Path) -> Path:
     """The whole page at ``width`` px as ``out_dir/NAME-WIDTH.png`` (and under docs/ when updating)."""
     driver.set_window_size(width, 900)
     time.sleep(0.2)  # let the layout settle at the new width
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height, 600), 3200))
+    height, chrome = driver.execute_script(
+        "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]")
+    driver.set_window_size(width, min(max(height, 600), 3200) + chrome)
     time.sleep(0.2)
     path = out_dir / f"{name}-{width}.png"
     driver.save_screenshot(str(path))

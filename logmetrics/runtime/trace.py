@@ -1,0 +1,124 @@
+"""The per-line trace: for one line, which program matched it, at which pattern site, with which captures.
+
+Used by the playground and by ``dry-run --explain``. A line goes through the
+runtime as any line does (so its metrics are updated exactly as in a run);
+the sites that matched are read from the programs' per-site counters before
+and after, and the captures are found again by searching the site's regex
+on the line, converted as the program converts them (``:int``, ``:float``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from logmetrics.lang.builtins import to_number
+from logmetrics.runtime.engine import Runtime
+from logmetrics.runtime.program import Program
+
+
+@dataclass
+class Capture:
+    """One named or numbered capture of a match, raw and as the program reads it."""
+
+    name: str
+    text: str | None  # None: the group did not take part in the match
+    type: str  # "int", "float" or "string"
+    value: int | float | str | None
+
+
+@dataclass
+class SiteMatch:
+    """A pattern site that matched the line."""
+
+    where: str  # file:line
+    source: str  # the program's text at that line
+    captures: list[Capture] | None  # None: the site matches another string than the line (=~)
+
+
+@dataclass
+class ProgramTrace:
+    """What one program did with the line."""
+
+    program: str
+    matched: bool
+    sites: list[SiteMatch] = field(default_factory=list)
+    error: str | None = None
+
+
+def convert(text: str | None, kind: str) -> int | float | str | None:
+    """A captured text as the program reads it: ``:int`` and ``:float`` captures are numbers."""
+    if text is None:
+        return None
+    if kind == "string":
+        return text
+    try:
+        value = to_number(text)
+    except (TypeError, ValueError):
+        return None
+    return int(value) if kind == "int" else float(value) if kind == "float" else value
+
+
+def captures_of(site: Any, line: str) -> list[Capture] | None:
+    """The captures of ``site``'s regex on ``line`` (None when the site does not search the line)."""
+    if not site.on_line:
+        return None
+    try:
+        match = site.search(line)
+    except TimeoutError:
+        return []
+    if match is None:
+        return []
+    out = []
+    for name, info in site.captures.items():
+        text = next((match.group(g) for g in info.groups if match.group(g) is not None), None)
+        out.append(Capture(name, text, info.type, convert(text, info.type)))
+    return out
+
+
+def _hits(program: Program) -> list[int]:
+    return list(program.site_hits)
+
+
+def explain_line(runtime: Runtime, line: str, filename: str, captures: bool = True) -> list[ProgramTrace]:
+    """Run one line through ``runtime`` (updating its metrics) and say what each program did;
+    ``captures=False`` names the sites without searching their captures again."""
+    programs = runtime.programs
+    if runtime.router is not None:
+        programs = runtime.router.select(filename, programs)
+    before = {p.name: (_hits(p), p.stats.lines_matched, p.stats.runtime_errors) for p in programs}
+    runtime.process([line], filename)
+    traces = []
+    for program in programs:
+        hits, matched, errors = before[program.name]
+        after = program.site_hits
+        trace = ProgramTrace(program.name, program.stats.lines_matched > matched)
+        for site in program.sites:
+            if site.number < len(after) and after[site.number] > hits[site.number]:
+                found = captures_of(site, line) if captures else None
+                trace.sites.append(SiteMatch(site.where, site.text, found))
+        if program.stats.runtime_errors > errors and program.stats.recent_errors:
+            trace.error = program.stats.recent_errors[-1]
+        traces.append(trace)
+    return traces
+
+
+def format_trace(where: str, line: str, traces: list[ProgramTrace]) -> list[str]:
+    """The trace of one line as text lines, for a terminal."""
+    out = [f"{where}: {line[:300]}"]
+    for trace in traces:
+        if not trace.sites and not trace.error:
+            out.append(f"  {trace.program}: " + ("matched" if trace.matched else "no pattern matched"))
+        for site in trace.sites:
+            out.append(f"  {trace.program}: {site.where} matched  {site.source}")
+            if site.captures is None:
+                out.append("      (matched against an expression, not the line: captures not shown)")
+                continue
+            for cap in site.captures:
+                shown = "(unset)" if cap.text is None else repr(cap.text)
+                if cap.type != "string" and cap.value is not None:
+                    shown += f" -> {cap.type} {cap.value!r}"
+                out.append(f"      ${cap.name} = {shown}")
+        if trace.error:
+            out.append(f"  {trace.program}: runtime error: {trace.error}")
+    return out
