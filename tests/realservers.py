@@ -118,8 +118,11 @@ def _serving(argv: list[str], server: WebServer, workdir: Path) -> Iterator[WebS
 
 
 @contextlib.contextmanager
-def apache(workdir: Path, log_format: str = "combined") -> Iterator[WebServer]:
-    """Apache httpd (mpm_event) serving a small site, access log in ``log_format``."""
+def apache(workdir: Path, log_format: str = "combined", custom_log: str | None = None) -> Iterator[WebServer]:
+    """Apache httpd (mpm_event) serving a small site, access log in ``log_format``.
+
+    ``custom_log``, when given, is the whole CustomLog argument instead (e.g. a piped log).
+    """
     binary = require(APACHE, "apache2")
     port = free_port()
     root = document_root()
@@ -135,7 +138,7 @@ def apache(workdir: Path, log_format: str = "combined") -> Iterator[WebServer]:
         f"ErrorLog {error}\n"
         'LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined\n'
         'LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D" timed\n'
-        f"CustomLog {access} {log_format}\n"
+        f"CustomLog {custom_log or f'{access} {log_format}'}\n"
         f'<Directory "{root}">\n  Options Indexes\n  Require all granted\n</Directory>\n'
         f'<Directory "{root}/private">\n  Require all denied\n</Directory>\n'
     )
