@@ -123,7 +123,8 @@ class Daemon:
             self.server = MetricsServer(self._registry(options.emit_metric_timestamp), options.listen,
                                         options.web_config, pages=StatusPages(StatusInputs(
                                             self.runtime, self.follower.stats, self.reloader.counts,
-                                            self.activity, listen=options.listen)))
+                                            self.activity, listen=options.listen,
+                                            stream_stats=self.sources.stream_stats)))
         self.textfile: TextfileWriter | None = None
         if options.textfile is not None:
             if not options.textfile.parent.is_dir():

@@ -25,6 +25,7 @@ from logmetrics import __version__
 from logmetrics.runtime.activity import FileActivity
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import LoadCounts
+from logmetrics.sources.stream import StreamStats
 from logmetrics.sources.tail import TailStats
 
 #: The window rates are taken over, in seconds.
@@ -43,6 +44,7 @@ class StatusInputs:
     activity: FileActivity = field(default_factory=FileActivity)
     started: float = field(default_factory=time.time)
     listen: str = ""
+    stream_stats: Callable[[], dict[str, StreamStats]] = dict
 
 
 class RateTracker:
@@ -119,6 +121,13 @@ def _file_part(inputs: StatusInputs) -> tuple[list[dict[str, Any]], dict[str, fl
     return files, counts
 
 
+def _stream_part(inputs: StatusInputs, last_read: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"source": name, "lines": s.lines, "bytes": s.bytes, "connections": s.connections,
+             "open": s.open_connections, "dropped": sum(s.dropped.values()), "dropped_by": dict(s.dropped),
+             "malformed_syslog": s.malformed_syslog, "last_read": last_read.get(name)}
+            for name, s in sorted(inputs.stream_stats().items())]
+
+
 def _metric_part(inputs: StatusInputs) -> list[dict[str, Any]]:
     out = []
     for metric in inputs.runtime.store:
@@ -147,6 +156,7 @@ def take_snapshot(inputs: StatusInputs, tracker: RateTracker) -> dict[str, Any]:
     for entry in files:
         entry["lines_rate"] = rates.get(f"file:{entry['path']}", 0.0)
     metrics = _metric_part(inputs)
+    streams = _stream_part(inputs, inputs.activity.last_read())
     return {
         "version": __version__,
         "python": platform.python_version(),
@@ -159,6 +169,7 @@ def take_snapshot(inputs: StatusInputs, tracker: RateTracker) -> dict[str, Any]:
         "keep_unmatched": inputs.activity.keep_unmatched,
         "programs": programs,
         "files": files,
+        "streams": streams,
         "metrics": metrics,
         "totals": {
             "programs": sum(1 for p in programs if p["running"]),

@@ -114,6 +114,26 @@ def _files_html(snap: dict[str, Any], query: str, show_all: bool) -> str:
     return search + body + more
 
 
+def _streams_html(snap: dict[str, Any]) -> str:
+    now = snap["now"]
+    rows = []
+    for s in snap["streams"]:
+        dropped = ", ".join(f"{count(n)} {reason}" for reason, n in sorted(s["dropped_by"].items()))
+        rows.append(f"""<tr data-source="{esc(s['source'])}"{' class="problem"' if s['dropped'] else ''}>
+<td data-label="Source"><span class="name">{esc(s['source'])}</span></td>
+<td data-label="Lines" class="num" data-field="lines">{count(s['lines'])}</td>
+<td data-label="Bytes" class="num">{size(s['bytes'])}</td>
+<td data-label="Connections" class="num">{count(s['open'])} open<div class="sub">{count(s['connections'])} \
+in all</div></td>
+<td data-label="Last read" class="num">{esc(ago(s['last_read'], now))}</td>
+<td data-label="Dropped" class="num{' bad' if s['dropped'] else ''}">{count(s['dropped'])}\
+<div class="sub">{esc(dropped)}</div></td></tr>""")
+    return ('<div class="table-wrap"><table class="rows" id="streams-table"><thead><tr><th>Source</th>'
+            '<th class="num">Lines</th><th class="num">Bytes</th><th class="num">Connections</th>'
+            '<th class="num">Last read</th><th class="num">Dropped</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table></div>")
+
+
 def _metrics_html(snap: dict[str, Any]) -> str:
     rows = []
     for m in snap["metrics"]:
@@ -156,11 +176,16 @@ def render_html(snap: dict[str, Any], query: str = "", show_all: bool = False) -
     ])
     subtitle = (f'up {esc(duration(snap["uptime"]))} · since {esc(stamp(snap["started"]))} · '
                 f'Python {esc(snap["python"])}')
+    streams = ""
+    if snap["streams"]:
+        streams = (f'<section id="streams"><h2>Streams <span class="count">{count(len(snap["streams"]))}'
+                   f'</span></h2>{_streams_html(snap)}</section>')
     body = f"""<section class="tiles">{tiles}</section>
 <section id="programs-section"><h2>Programs <span class="count">{count(len(snap["programs"]))}</span></h2>
 {_programs_html(snap)}</section>
 <section id="files"><h2>Files <span class="count">{count(t["files"])}</span></h2>
 {_files_html(snap, query, show_all)}</section>
+{streams}
 <section id="metrics-section"><h2>Metrics <span class="count">{count(len(snap["metrics"]))}</span></h2>
 {_metrics_html(snap)}</section>
 <footer>Numbers as of {esc(stamp(snap["now"]))}; rates over the last minute. The same numbers are in
@@ -206,6 +231,12 @@ def render_text(snap: dict[str, Any], query: str = "", show_all: bool = False) -
              count(f["rotations"]), ago(f["last_read"], now), count(f["errors"])] for f in shown]
     out += _table(["file", "position", "size", "behind", "lines", "rotations", "last read", "errors"], rows,
                   {1, 2, 3, 4, 5, 7})
+    if snap["streams"]:
+        out += ["", "STREAMS"]
+        rows = [[s["source"], count(s["lines"]), count(s["bytes"]), count(s["open"]), count(s["connections"]),
+                 ago(s["last_read"], now), count(s["dropped"])] for s in snap["streams"]]
+        out += _table(["source", "lines", "bytes", "open", "connections", "last read", "dropped"], rows,
+                      {1, 2, 3, 4, 6})
     out += ["", "METRICS"]
     rows = [[m["program"], m["name"], m["kind"], "-" if m["label_sets"] is None else count(m["label_sets"]),
              "-" if m["label_sets"] is None else count(m["cap"]), count(m["refused"])]

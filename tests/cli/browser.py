@@ -45,19 +45,27 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def resize(driver: Any, width: int, height: int = 900) -> None:
+    """Resize the window and wait until the page has its new width (resizing is asynchronous)."""
+    driver.set_window_size(width, height)
+    deadline = time.monotonic() + 10
+    while driver.execute_script("return window.innerWidth") != width and time.monotonic() < deadline:
+        time.sleep(0.05)
+    driver.execute_script("return document.body.offsetHeight")  # a layout at the new width
+
+
 def screenshot(driver: Any, name: str, width: int, out_dir: Path) -> Path:
     """The whole page at ``width`` px as ``out_dir/NAME-WIDTH.png`` (and under docs/ when updating)."""
-    driver.set_window_size(width, 900)
-    time.sleep(0.2)  # let the layout settle at the new width
+    resize(driver, width)
     height, chrome = driver.execute_script(
         "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]")
     driver.set_window_size(width, min(max(height, 600), 3200) + chrome)
-    time.sleep(0.2)
+    time.sleep(0.3)  # the taller window's paint
     path = out_dir / f"{name}-{width}.png"
     driver.save_screenshot(str(path))
     assert path.stat().st_size > 10_000, f"{path} looks empty"
     if os.environ.get("LOGMETRICS_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, SCREENSHOTS / path.name)
-    driver.set_window_size(1280, 900)
+    resize(driver, 1280)
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from tests.cli.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.cli.browser import browser, resize, screenshot  # noqa: F401 - the fixture
 from tests.cli.test_daemon import Daemon, wait_for
 
 # Two pattern sites; the second never matches the log below.
@@ -76,9 +76,9 @@ def test_status_page_shows_the_self_metrics(daemon, browser):  # noqa: F811
     for width in (1280, 390):
         screenshot(browser, "status", width, daemon.tmp)
     # At phone width the tables become cards and nothing scrolls sideways.
-    browser.set_window_size(390, 900)
+    resize(browser, 390)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
-    browser.set_window_size(1280, 900)
+    resize(browser, 1280)
 
 
 def _get(daemon, path: str, accept: str = "*/*", auth: str | None = None):
@@ -138,5 +138,28 @@ def test_pages_inherit_the_web_config(tmp_path):
             with _get(d, path, auth="admin:secret") as response:
                 assert response.status == 200
                 assert response.headers.get_all("X-Frame-Options") == ["sameorigin"], path
+    finally:
+        assert d.stop() == 0
+
+
+def test_stream_sources_are_listed(tmp_path):
+    import socket
+
+    from tests.cli.test_daemon import free_port
+
+    progs, logs = _setup(tmp_path)
+    port = free_port()
+    source = f"tcp://127.0.0.1:{port}"
+    d = Daemon(tmp_path, progs, str(logs / "*.log"), "--logs", source)
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"line 1\nline 2\nnot a line\n")
+        assert wait_for(lambda: d.samples().get(f"logmetrics_source_lines_total{{source={source}}}") == 3)
+        with _get(d, "/status.json") as response:
+            streams = json.loads(response.read())["streams"]
+        assert [(s["source"], s["lines"]) for s in streams] == [(source, 3)]
+        with _get(d, "/", "text/plain") as response:
+            text = response.read().decode()
+        assert "STREAMS" in text and source in text
     finally:
         assert d.stop() == 0
