@@ -26,11 +26,11 @@ from pathlib import Path
 from common import APACHE_LOG_GZ, REPO, Result, measure, plain_copy
 
 READER = textwrap.dedent("""
-    import sys, tempfile
+    import sys
     from pathlib import Path
     sys.path.insert(0, {repo!r})
     from logmetrics.sources.follow import Follower
-    f = Follower([sys.argv[1]], Path(tempfile.mkdtemp()), from_end=False)
+    f = Follower([sys.argv[1]], from_end=False)
     f.start()
     n = 0
     while n < int(sys.argv[2]):

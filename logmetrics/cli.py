@@ -145,14 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--textfile-interval", type=float, default=DEFAULT_TEXTFILE_INTERVAL, metavar="SECONDS",
                      help=f"how often --textfile is rewritten (default {DEFAULT_TEXTFILE_INTERVAL:g})")
     run.add_argument("--state-dir", type=Path, metavar="DIR",
-                     help="where read positions are kept, one pygtail-compatible offset file per "
-                          "log (default /var/lib/logmetrics as root, else ~/.local/state/logmetrics)")
+                     help="where the checkpoint (values and read positions) is kept, locked by one "
+                          "daemon at a time (default /var/lib/logmetrics as root, else "
+                          "~/.local/state/logmetrics)")
     run.add_argument("--from", dest="start", choices=("end", "beginning"), default="end",
                      help="where to start in a file that exists at start and has no saved position "
                           "(default end); files created later are always read from the beginning")
     run.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                      help="do not save metric values with the positions: counters start at 0 on "
-                          "every start (by default they continue, even after a crash)")
+                          "every start, files resume (by default counters continue, even after a crash)")
     run.add_argument("--poll", action="store_true",
                      help="poll for changes instead of inotify (NFS, CIFS, FUSE, some container volumes)")
     _add_export_options(run)

@@ -7,13 +7,15 @@ import logging
 
 from logmetrics.commands.common import program_paths
 from logmetrics.daemon.daemon import Daemon, DaemonOptions
+from logmetrics.pathnames import DisplayFormatter
 from logmetrics.runtime.routes import LogSpec
 
 
 def run_daemon(args: argparse.Namespace) -> int:
     """Start the daemon with ``args``; returns its exit status when it stops."""
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(DisplayFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
     specs = [LogSpec.parse(spec) for spec in args.logs]
     options = DaemonOptions(
         logs=specs,

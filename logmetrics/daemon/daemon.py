@@ -8,7 +8,6 @@ HTTP server's threads only read.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -18,9 +17,10 @@ from prometheus_client import CollectorRegistry
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from logmetrics.daemon import checkpoint
+from logmetrics.daemon.checkpoint import Checkpoint
 from logmetrics.daemon.selfmetrics import SelfCollector
 from logmetrics.daemon.signals import SignalFlags
+from logmetrics.daemon.statedir import StateDir, default_state_dir
 from logmetrics.daemon.streammetrics import StreamCollector
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL
 from logmetrics.errors import LogmetricsError
@@ -32,7 +32,7 @@ from logmetrics.runtime.activity import FileActivity
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import ProgramReloader
 from logmetrics.runtime.routes import LogRouter, LogSpec
-from logmetrics.sources.follow import Follower
+from logmetrics.sources.follow import Follower, SavedPositions
 from logmetrics.sources.hub import NamedSource, SourceHub
 from logmetrics.store import DEFAULT_MAX_LABEL_SETS
 from logmetrics.web.routes import StatusPages
@@ -44,14 +44,6 @@ log = logging.getLogger("logmetrics")
 COMMIT_INTERVAL = 1.0
 #: ``del ... after`` expiry runs this often.
 EXPIRY_INTERVAL = 60.0
-
-
-def default_state_dir() -> Path:
-    """``/var/lib/logmetrics`` for root, else ``$XDG_STATE_HOME/logmetrics``."""
-    if os.geteuid() == 0:
-        return Path("/var/lib/logmetrics")
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(base) / "logmetrics"
 
 
 @dataclass
@@ -100,21 +92,20 @@ class Daemon:
         errors = self.reloader.reload(force=True)
         if errors:
             raise LogmetricsError("programs do not compile:\n" + "\n".join(errors))
-        state_dir = self.state_dir = options.state_dir or default_state_dir()
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LogmetricsError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
-        resume = None
-        if options.checkpoint:
-            restored, resume = checkpoint.restore(self.runtime, state_dir)
-            if resume is not None:
-                log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(resume))
+        self.state_dir = options.state_dir or default_state_dir()
+        self.state = StateDir(self.state_dir)  # locked for the daemon's life: one daemon per state dir
+        # Values are restored unless --no-checkpoint; positions always are.
+        self.checkpoint = Checkpoint(self.state_dir, values=options.checkpoint)
+        restored, saved = self.checkpoint.load(self.runtime)
+        if saved is not None:
+            log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(saved))
+        # Without a checkpoint, the offset files of an older version, if any.
+        resume: SavedPositions = saved if saved is not None else self.checkpoint.legacy_positions()
         #: When each file was last read and, with --keep-unmatched, its last unmatched lines.
         self.activity = FileActivity(options.keep_unmatched)
         self.sources = SourceHub([NamedSource(s.glob, s.source) for s in options.logs])
-        self.follower = Follower(self.sources.file_globs, state_dir, from_end=options.from_end,
-                                 poll=options.poll, positions=resume)
+        self.follower = Follower(self.sources.file_globs, from_end=options.from_end, poll=options.poll,
+                                 positions=resume)
         self.sources.open(wake_fd=self.follower.watcher.waker.write_fd)  # sockets bound now: errors at start
         if options.listen.lower() == "none" and options.textfile is None:
             raise LogmetricsError("--listen none needs --textfile: the metrics would go nowhere")
@@ -193,8 +184,7 @@ class Daemon:
                 now = time.monotonic()
                 if batches:
                     dirty = True
-                if dirty and now - last_commit >= COMMIT_INTERVAL:
-                    self._commit()
+                if dirty and now - last_commit >= COMMIT_INTERVAL and self._commit():
                     dirty = False
                     last_commit = now
                 if self.textfile is not None and now - last_textfile >= self.options.textfile_interval:
@@ -210,7 +200,7 @@ class Daemon:
             log.info("%s: stopping", "end of standard input" if stopped_by is None
                      else f"received {signal.Signals(stopped_by).name}")
         finally:
-            self._commit()
+            saved = self._commit(final=True)
             if self.textfile is not None:
                 self.textfile.write()
             self.follower.stop()
@@ -218,19 +208,24 @@ class Daemon:
             self.program_observer.stop()
             if self.server is not None:
                 self.server.stop()
-            log.info("stopped; positions saved")
-        return 0
+            self.state.close()
+            if saved:
+                log.info("stopped; values and positions saved")
+            else:
+                log.error("stopped; the last values and positions are NOT saved (see above): "
+                          "lines since the last saved checkpoint will be read again")
+        return 0 if saved else 1
 
-    def _commit(self) -> None:
-        """Values and positions together first (the checkpoint), then the offset files."""
-        if self.options.checkpoint:
-            try:
-                checkpoint.save(self.runtime, self.state_dir, self.follower.handed_out())
-            except OSError as exc:
-                log.error("cannot save the checkpoint in %s: %s; will retry", self.state_dir,
-                          exc.strerror or exc)
-                return  # the offset files must not run ahead of the checkpoint
-        self.follower.commit()
+    def _commit(self, final: bool = False) -> bool:
+        """Save values and positions of this moment (see checkpoint.py).
+
+        Between batches, the capture is handed to the checkpoint's writer thread,
+        and False means it was not taken (the writer is busy, or wrote a moment
+        ago): try again at the next turn. With ``final``, the write happens now,
+        and False means it failed."""
+        if final:
+            return self.checkpoint.close(self.runtime, self.follower.handed_out)
+        return self.checkpoint.commit(self.runtime, self.follower.handed_out)
 
     def _expire(self) -> None:
         now = time.time()

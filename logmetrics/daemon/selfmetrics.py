@@ -1,4 +1,8 @@
-"""logmetrics' own metrics: what it read, matched, failed at, and how far behind it is."""
+"""logmetrics' own metrics: what it read, matched, failed at, and how far behind it is.
+
+The ``file`` label is the file name as :func:`logmetrics.pathnames.display` shows
+it: bytes that are not UTF-8 as ``\\xNN``, since a label value must be UTF-8.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from prometheus_client.core import Metric as Family
 from prometheus_client.registry import Collector
 
 from logmetrics import __version__
+from logmetrics.pathnames import display
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import LoadCounts
 from logmetrics.sources.tail import TailStats
@@ -46,12 +51,12 @@ class SelfCollector(Collector):
         for name, (doc, get) in per_file.items():
             family = CounterMetricFamily(name, doc, labels=["file"])
             for path, stats in sorted(files.items()):
-                family.add_metric([path], get(stats))
+                family.add_metric([display(path)], get(stats))
             yield family
         lag = GaugeMetricFamily("logmetrics_log_lag_bytes", "File size minus the position read so far",
                                 labels=["file"])
         for path, stats in sorted(files.items()):
-            lag.add_metric([path], stats.lag)
+            lag.add_metric([display(path)], stats.lag)
         yield lag
 
         programs = list(self.runtime.programs)

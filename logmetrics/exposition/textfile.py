@@ -1,22 +1,21 @@
 """node_exporter's textfile collector output: the metrics written to a file, atomically.
 
 node_exporter (``--collector.textfile.directory``) reads every ``*.prom`` file of
-a folder at each scrape. The file is written beside itself under a hidden
-temporary name, flushed to disk and renamed over the old one, so that a scrape
-never sees half a file. node_exporter rejects client-side timestamps, so none
-are written; its own ``process_*`` and ``python_*`` families are not ours to
-write either (only the programs' metrics and ``logmetrics_*`` are).
+a folder at each scrape. The file is replaced atomically
+(:mod:`logmetrics.atomicfile`), so that a scrape never sees half a file.
+node_exporter rejects client-side timestamps, so none are written; its own
+``process_*`` and ``python_*`` families are not ours to write either (only the
+programs' metrics and ``logmetrics_*`` are).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
+
+from logmetrics.atomicfile import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +32,8 @@ class TextfileWriter:
 
     def write(self) -> bool:
         """Write the file now; False (and an error logged once per failure spell) if it failed."""
-        folder = self.path.parent
         try:
-            data = generate_latest(self.registry)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.chmod(tmp, 0o644)  # node_exporter usually runs as another user
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomic(self.path, generate_latest(self.registry))
         except OSError as exc:
             if not self._failing:
                 log.error("cannot write the textfile %s: %s; will retry", self.path, exc.strerror or exc)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logmetrics.lang.builtins import ENVELOPE
+from logmetrics.pathnames import display
 from logmetrics.runtime.program import Program
 from logmetrics.runtime.routes import LogRouter
 from logmetrics.sources.envelope import NO_ENVELOPE, Envelope
@@ -69,6 +70,7 @@ class Runtime:
         self.lines_read += len(lines)
         ENVELOPE.current = envelope
         programs = self.programs if self.router is None else self.router.select(filename, self.programs)
+        filename = display(filename)  # what getfilename() gives: valid UTF-8 whatever the bytes
         if not track_unmatched:
             for program in programs:
                 program.run(lines, filename)

@@ -1,11 +1,11 @@
-"""The daemon's source of lines: every file the globs match, followed and persisted.
+"""The daemon's source of lines: every file the globs match, followed, with its position.
 
-    follower = Follower(["/var/log/apache2/*.log"], Path("/var/lib/logmetrics"))
+    follower = Follower(["/var/log/apache2/*.log"], positions=saved)
     follower.start()
     while running:
         for path, lines in follower.poll():
             process(path, lines)
-        follower.commit()          # positions of what was processed
+        save(follower.handed_out())  # positions of what was processed (the daemon's checkpoint)
         follower.wait(0.5)
     follower.stop()
 
@@ -21,32 +21,36 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
+from typing import Protocol
 
 from logmetrics.sources.lines import DEFAULT_MAX_LINE
-from logmetrics.sources.positions import Position, PositionStore
+from logmetrics.sources.positions import Position
 from logmetrics.sources.tail import FileTailer, TailStats
 from logmetrics.sources.watch import LogWatcher
 
 log = logging.getLogger(__name__)
 
 
+class SavedPositions(Protocol):
+    """Where to resume each file: a dict, or the offset files of an older version."""
+
+    def get(self, path: str, /) -> Position | None: ...
+
+
 class Follower:
     """Follows every file matching ``globs``; see the module docstring."""
 
-    def __init__(self, globs: list[str], state_dir: Path, *, from_end: bool = True, poll: bool = False,
+    def __init__(self, globs: list[str], *, from_end: bool = True, poll: bool = False,
                  rescan_interval: float = 1.0, max_line: int = DEFAULT_MAX_LINE,
-                 positions: dict[str, Position] | None = None) -> None:
-        """``positions``, when given, are where to resume (a checkpoint's), instead of the
-        offset files."""
+                 positions: SavedPositions | None = None) -> None:
+        """``positions`` are where to resume each file (the checkpoint's); the follower
+        persists nothing itself: :meth:`handed_out` tells the caller what to save."""
         self.watcher = LogWatcher(globs, poll=poll)
-        self.positions = PositionStore(state_dir)
         self.from_end = from_end
         self.rescan_interval = rescan_interval
         self.max_line = max_line
         self.tailers: dict[str, FileTailer] = {}
-        self._committed: dict[str, Position] = {}
-        self._resume = positions
+        self._resume: SavedPositions = positions if positions is not None else {}
         self._last_scan = 0.0
         self._first_scan = True
         self._lock = threading.Lock()  # guards self.tailers against the stats reader
@@ -63,15 +67,13 @@ class Follower:
         for path in self.watcher.files():
             if path in self.tailers:
                 continue
-            saved = self._resume.get(path) if self._resume is not None else self.positions.load(path)
+            saved = self._resume.get(path)
             # At start, an existing file is read from its end (unless told otherwise);
             # a file that appears later is new, and read from its beginning.
             start_at_end = self.from_end and self._first_scan
             tailer = FileTailer(path, saved, start_at_end, max_line=self.max_line)
             with self._lock:
                 self.tailers[path] = tailer
-            if saved is not None:
-                self._committed[path] = saved
             log.info("following %s", path)
         self._first_scan = False
 
@@ -88,20 +90,6 @@ class Follower:
                 out.append((path, lines))
         self.behind = behind
         return out
-
-    def commit(self) -> None:
-        """Persist the positions of every line handed out so far."""
-        for path, tailer in list(self.tailers.items()):
-            position = tailer.position
-            if position is None or position == self._committed.get(path):
-                continue
-            try:
-                self.positions.save(path, position, self._committed.get(path))
-            except OSError as exc:
-                log.error("cannot save the position of %s in %s: %s; will retry",
-                          path, self.positions.state_dir, exc.strerror or exc)
-                continue
-            self._committed[path] = position
 
     def handed_out(self) -> dict[str, Position]:
         """The position after the last line handed out, per file (for a checkpoint)."""
@@ -120,8 +108,7 @@ class Follower:
         self.watcher.wake()
 
     def stop(self) -> None:
-        """Persist positions and release files and watches."""
-        self.commit()
+        """Release files and watches."""
         self.watcher.stop()
         for tailer in self.tailers.values():
             tailer.close()

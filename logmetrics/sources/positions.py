@@ -1,11 +1,15 @@
-"""Read positions, persisted per log file in a state directory.
+"""Read positions: which file, identified how, and how far it has been processed.
 
-Each log has an offset file in pygtail's format, ``inode\\noffset\\n``, so
-that pygtail (and logtail2-style tools) can resume from it, and a sidecar
-``.id`` file with the device and a fingerprint of the file's first bytes:
-ext4 reuses a freed inode at once, so an inode alone cannot tell a new file
-from the old one. Both are written atomically (temp file, fsync, rename,
-fsync of the directory). A damaged file is reported and treated as absent.
+A position is kept as a device, an inode, a fingerprint of the file's first
+bytes (ext4 reuses a freed inode at once, so an inode alone cannot tell a new
+file from the old one) and a byte offset. The daemon saves the positions of all
+its files together with the metric values in one checkpoint
+(``logmetrics/daemon/checkpoint.py``); this module says how one position is
+written there and checked when read back.
+
+Versions before 0.2 kept one pygtail-format offset file (``inode\\noffset\\n``)
+and one ``.id`` file per log in the state directory. They are read once, when
+there is no checkpoint yet (:class:`LegacyOffsets`), and no longer written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -47,35 +52,54 @@ def fingerprint(fd: int, st: os.stat_result) -> FileId:
     return FileId(st.st_dev, st.st_ino, hashlib.sha1(data).hexdigest(), len(data))
 
 
-def same_file(fd: int, st: os.stat_result, known: FileId) -> bool:
-    """True if the open file is ``known``: same inode and the same first bytes."""
-    if (st.st_dev, st.st_ino) != (known.dev, known.ino):
-        return False
-    return head_matches(fd, known)
-
-
 def head_matches(fd: int, known: FileId) -> bool:
     """True if the file starts with the bytes ``known`` was identified by."""
     data = os.pread(fd, known.head_len, 0)
     return len(data) == known.head_len and hashlib.sha1(data).hexdigest() == known.head
 
 
-class PositionStore:
-    """Offset files in ``state_dir``, one per log path."""
+def position_to_json(position: Position) -> list[Any]:
+    """``[dev, ino, head, head_len, offset]``, as the checkpoint stores a position."""
+    f = position.file
+    return [f.dev, f.ino, f.head, f.head_len, position.offset]
+
+
+def position_from_json(value: Any) -> Position | None:
+    """The position :func:`position_to_json` wrote, or None if ``value`` is not one."""
+    if not isinstance(value, list) or len(value) != 5:
+        return None
+    dev, ino, head, head_len, offset = value
+    if not (_is_int(dev) and dev >= -1 and _is_int(ino) and ino >= 0 and isinstance(head, str)
+            and _is_int(head_len) and 0 <= head_len <= FINGERPRINT_BYTES and _is_int(offset) and offset >= 0):
+        return None
+    if head_len and not re.fullmatch(r"[0-9a-f]{40}", head):
+        return None
+    return Position(FileId(dev, ino, head, head_len), offset)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class LegacyOffsets:
+    """The per-log offset files of versions before 0.2, read only (see the module docstring)."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+    def files(self) -> list[Path]:
+        """The legacy files present, to remove once their positions are in the checkpoint."""
+        return sorted(p for p in self.state_dir.glob("*.offset")) + sorted(self.state_dir.glob("*.id"))
 
     def offset_file(self, path: str) -> Path:
-        """``var_log_apache2_access.log.3f2a9c1b.offset``: readable, and unique per path."""
+        """``var_log_apache2_access.log.3f2a9c1b.offset``: the name an older version gave ``path``."""
         absolute = os.path.abspath(path)
         readable = re.sub(r"[^A-Za-z0-9._-]+", "_", absolute).strip("_")[-80:]
-        digest = hashlib.sha1(absolute.encode()).hexdigest()[:8]
+        digest = hashlib.sha1(os.fsencode(absolute)).hexdigest()[:8]
         return self.state_dir / f"{readable}.{digest}.offset"
 
-    def load(self, path: str) -> Position | None:
-        """The saved position of ``path``, or None."""
+    def get(self, path: str) -> Position | None:
+        """The saved position of ``path``, or None (also when the file is damaged, with a warning)."""
         offset_file = self.offset_file(path)
         try:
             text = offset_file.read_text(encoding="ascii")
@@ -87,38 +111,17 @@ class PositionStore:
         try:
             inode_text, offset_text = text.split()
             inode, offset = int(inode_text), int(offset_text)
+            if inode < 0 or offset < 0:
+                raise ValueError
         except ValueError:
             log.warning("damaged offset file %s: reading %s as if new", offset_file, path)
             return None
         file_id = FileId(-1, inode, "", 0)  # inode only, unless the sidecar agrees
         try:
             dev, ino, head, head_len = offset_file.with_suffix(".id").read_text(encoding="ascii").split()
-            if int(ino) == inode:
-                file_id = FileId(int(dev), inode, head, int(head_len))
+            known = position_from_json([int(dev), int(ino), head, int(head_len), offset])
+            if known is not None and known.file.ino == inode:
+                file_id = known.file
         except (OSError, ValueError, UnicodeDecodeError):
             pass
         return Position(file_id, offset)
-
-    def save(self, path: str, position: Position, previous: Position | None = None) -> None:
-        """Persist ``position``; the identity file only when the file changed."""
-        offset_file = self.offset_file(path)
-        if previous is None or previous.file != position.file:
-            f = position.file
-            _atomic_write(offset_file.with_suffix(".id"), f"{f.dev}\n{f.ino}\n{f.head}\n{f.head_len}\n")
-        _atomic_write(offset_file, f"{position.file.ino}\n{position.offset}\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, text.encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -1,4 +1,4 @@
-"""Sources: splitting and decoding, static reading, positions, and tailing one file."""
+"""Sources: splitting and decoding, static reading, and tailing one file."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import shutil
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
-from pygtail import Pygtail
 
 from logmetrics.sources.follow import Follower
 from logmetrics.sources.lines import LineSplitter
-from logmetrics.sources.positions import FileId, Position, PositionStore
+from logmetrics.sources.positions import FileId, Position
 from logmetrics.sources.static import SourceError, read_batches
 from logmetrics.sources.tail import FileTailer
 
@@ -80,31 +78,6 @@ def test_unreadable_sources_are_clear_errors(tmp_path, make, message):
         path.mkdir()
     with pytest.raises(SourceError, match=message):
         list(read_batches(str(path)))
-
-
-# --- positions ---------------------------------------------------------------------
-
-
-def test_positions_are_pygtail_compatible(tmp_path):
-    log = tmp_path / "app.log"
-    log.write_text("one\ntwo\nthree\n", encoding="utf-8")
-    store = PositionStore(tmp_path / "state")
-    st = log.stat()
-    store.save(str(log), Position(FileId(st.st_dev, st.st_ino, "", 0), len("one\ntwo\n")))
-    offset_file = store.offset_file(str(log))
-    assert offset_file.read_text() == f"{st.st_ino}\n8\n"
-    # The real pygtail resumes from our offset file: only the third line is new.
-    assert list(Pygtail(str(log), offset_file=str(offset_file))) == ["three\n"]
-    # And we resume from pygtail's (it wrote the end of the file).
-    position = store.load(str(log))
-    assert (position.file.ino, position.offset) == (st.st_ino, log.stat().st_size)
-
-
-def test_damaged_offset_file_is_treated_as_absent(tmp_path, caplog):
-    store = PositionStore(tmp_path)
-    store.offset_file("/x.log").write_text("garbage")
-    assert store.load("/x.log") is None
-    assert "damaged offset file" in caplog.text
 
 
 # --- tailing one file --------------------------------------------------------------
@@ -204,8 +177,7 @@ def test_permission_denied_then_fixed(tmp_path):
 
 @pytest.mark.parametrize("poll", [False, True])
 def test_follower_finds_files_in_a_directory_created_later(tmp_path, poll):
-    follower = Follower([str(tmp_path / "later" / "*.log")], tmp_path / "state", poll=poll,
-                        rescan_interval=0.1)
+    follower = Follower([str(tmp_path / "later" / "*.log")], poll=poll, rescan_interval=0.1)
     follower.start()
     try:
         (tmp_path / "later").mkdir()
@@ -217,16 +189,9 @@ def test_follower_finds_files_in_a_directory_created_later(tmp_path, poll):
                 got += lines
             follower.wait(0.1)
         assert got == ["hello"]
-        follower.commit()
-        assert PositionStore(tmp_path / "state").load(str(tmp_path / "later" / "x.log")).offset == 6
+        assert follower.handed_out()[str(tmp_path / "later" / "x.log")].offset == 6
     finally:
         follower.stop()
-
-
-def test_state_dir_files_name_the_log(tmp_path):
-    name = PositionStore(tmp_path).offset_file("/var/log/apache2/access.log").name
-    assert name.startswith("var_log_apache2_access.log.") and name.endswith(".offset")
-    assert Path(tmp_path / name).parent == tmp_path
 
 
 def test_a_tailer_reads_at_most_its_budget_and_says_it_is_behind(tmp_path):
@@ -241,7 +206,7 @@ def test_a_tailer_reads_at_most_its_budget_and_says_it_is_behind(tmp_path):
     assert [len(b) for b in batches[:2]] == [409, 410]  # 4096 bytes each, lines completed across reads
     assert sum(map(len, batches)) == 1000
     assert batches[-1][-1] == "line 0999"
-    follower = Follower([str(log)], tmp_path / "state", from_end=False)
+    follower = Follower([str(log)], from_end=False)
     follower.start()
     try:
         follower.tailers[str(log)].read_limit = 4096

@@ -1,0 +1,197 @@
+"""The state directory through the installed daemon: names that are not UTF-8, one daemon per
+state directory, checkpoints of the wrong shape, an older layout, and a save that fails."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_daemon import SCRIPT, Daemon, counting_progs, layout, wait_for
+
+
+def stop(daemon: Daemon) -> tuple[int, str]:
+    """SIGTERM; the exit status and everything the daemon logged."""
+    daemon.proc.send_signal(signal.SIGTERM)
+    code = daemon.proc.wait(timeout=60)
+    text = daemon.log()
+    daemon.stderr.close()
+    return code, text
+
+BY_FILE = "counter lines_by_file by file\n/^line/ {\n  lines_by_file[getfilename()]++\n}\n"
+
+
+def test_a_file_name_that_is_not_utf8_is_followed_counted_and_resumed(tmp_path):
+    progs, logs, _ = layout(tmp_path)
+    (progs / "by_file.mtail").write_text(BY_FILE, encoding="utf-8")
+    raw = os.path.join(os.fsencode(logs), b"\xff.log")
+    with open(raw, "wb") as f:
+        f.write(b"line 1\nline 2\n")
+    shown = f"{logs}/\\xff.log"  # bytes that are not UTF-8 are shown as \xNN
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.log()
+        samples = daemon.samples()
+        assert samples[f"logmetrics_log_lines_total{{file={shown}}}"] == 2.0
+        assert samples[f"lines_by_file_total{{file={shown}}}"] == 2.0
+        assert f"following {shown}" in daemon.log()
+    finally:
+        code, text = stop(daemon)
+    assert code == 0 and "values and positions saved" in text and "Traceback" not in text
+    with open(raw, "ab") as f:
+        f.write(b"line 3\n")
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 3.0), daemon.log()
+        time.sleep(0.5)
+        assert daemon.samples().get("lines_total") == 3.0
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path):
+    progs, _logs, log = layout(tmp_path)
+    log.write_text("line 1\n", encoding="utf-8")
+    first = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    try:
+        assert wait_for(lambda: first.samples().get("lines_total") == 1.0)
+        second = subprocess.run(
+            [str(SCRIPT), "run", "--progs", str(progs), "--logs", str(log), "--listen", "127.0.0.1:0",
+             "--state-dir", str(tmp_path / "state")],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert second.returncode != 0
+        assert f"is in use by another logmetrics (pid {first.proc.pid})" in second.stderr
+        assert str(tmp_path / "state") in second.stderr and "Traceback" not in second.stderr
+        with open(log, "a") as f:
+            f.write("line 2\n")
+        assert wait_for(lambda: first.samples().get("lines_total") == 2.0)  # the first goes on
+    finally:
+        first.proc.kill()  # kill -9: the lock goes with the process
+        first.proc.wait(timeout=10)
+        first.stderr.close()
+    again = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    try:
+        assert wait_for(lambda: again.samples().get("lines_total") == 2.0)
+    finally:
+        assert again.stop() == 0
+
+
+HEAD = "a" * 40
+SIGNATURE = ["lines_total", "counter", [], []]
+SHAPES = {
+    "a list": [],
+    "null": None,
+    "a short position": {"version": 1, "positions": {"LOG": [1, 2]}},
+    "a string value": {"version": 1, "programs": {"count.mtail": {"lines_total": {
+        "signature": SIGNATURE, "values": [[[], "many"]]}}}},
+    "a non-numeric value": {"version": 1, "programs": {"count.mtail": {"lines_total": {
+        "signature": SIGNATURE, "values": [[[], {"x": 1}]]}}}},
+    # The file's own identity, so that the offset is what decides.
+    "a negative offset": {"version": 1, "positions": {"LOG": ["DEV", "INO", "HEAD", "LEN", -5]}},
+    "a string offset": {"version": 1, "positions": {"LOG": ["DEV", "INO", "HEAD", "LEN", "0"]}},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_checkpoint_of_the_wrong_shape_never_stops_start_up_nor_a_scrape(tmp_path, shape):
+    progs, _logs, log = layout(tmp_path)
+    log.write_text("line 1\nline 2\n", encoding="utf-8")
+    (tmp_path / "state").mkdir()
+    st = log.stat()
+    head = log.read_bytes()[:1024]
+    text = json.dumps(SHAPES[shape]).replace("LOG", str(log)).replace('"DEV"', str(st.st_dev)).replace(
+        '"INO"', str(st.st_ino)).replace('"HEAD"', f'"{hashlib.sha1(head).hexdigest()}"').replace(
+        '"LEN"', str(len(head)))
+    (tmp_path / "state" / "metrics.checkpoint.json").write_text(text, encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.log()
+        assert "WARNING" in daemon.log() and "checkpoint" in daemon.log()
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_damaged_journal_resumes_from_the_last_complete_commit(tmp_path):
+    progs, _logs, log = layout(tmp_path)
+    log.write_text("line 1\n", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    assert daemon.stop() == 0
+    with open(tmp_path / "state" / "checkpoint.journal.jsonl", "ab") as f:
+        f.write(b'["set","count.mtail","lines_total",[[[],"x"]]]\n["commit"')  # torn
+    with open(log, "a") as f:
+        f.write("line 2\n")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.log()
+        assert "not a checkpoint record" in daemon.log()
+    finally:
+        assert daemon.stop() == 0
+
+
+def older_version_state(state: Path, log: Path, offset: int, count: int, with_checkpoint: bool) -> None:
+    """A state directory as versions before 0.2 left it: an offset file and an id file per log,
+    and the single JSON checkpoint."""
+    state.mkdir()
+    st = log.stat()
+    with open(log, "rb") as f:
+        head = f.read(1024)
+    absolute = os.path.abspath(log)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", absolute).strip("_")[-80:]
+    stem = f"{name}.{hashlib.sha1(absolute.encode()).hexdigest()[:8]}"
+    digest = hashlib.sha1(head).hexdigest()
+    (state / f"{stem}.offset").write_text(f"{st.st_ino}\n{offset}\n")
+    (state / f"{stem}.id").write_text(f"{st.st_dev}\n{st.st_ino}\n{digest}\n{len(head)}\n")
+    if with_checkpoint:
+        (state / "metrics.checkpoint.json").write_text(json.dumps({
+            "version": 1,
+            "programs": {"count.mtail": {
+                "lines_total": {"signature": SIGNATURE, "values": [[[], count]]},
+                "number_sum": {"signature": ["number_sum", "counter", [], []], "values": [[[], 1]]}}},
+            "positions": {str(log): [st.st_dev, st.st_ino, digest, len(head), offset]}}))
+
+
+@pytest.mark.parametrize("with_checkpoint", [True, False], ids=["checkpoint", "offset files only"])
+def test_a_state_dir_of_an_older_version_resumes_without_loss(tmp_path, with_checkpoint):
+    progs = counting_progs(tmp_path)
+    log = tmp_path / "app.log"
+    log.write_text("line 0\nline 1\n", encoding="utf-8")
+    older_version_state(tmp_path / "state", log, len("line 0\nline 1\n"), 2, with_checkpoint)
+    with open(log, "a") as f:
+        f.write("line 2\nline 3\n")  # written while no daemon ran
+    extra = () if with_checkpoint else ("--no-checkpoint",)
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", *extra)
+    try:
+        expected = 4.0 if with_checkpoint else 2.0
+        assert wait_for(lambda: daemon.samples().get("lines_total") == expected), daemon.log()
+        time.sleep(1.5)
+        assert daemon.samples()["lines_total"] == expected
+    finally:
+        assert daemon.stop() == 0
+    left = sorted(p.name for p in (tmp_path / "state").iterdir())
+    assert left == ["checkpoint.journal.jsonl", "checkpoint.jsonl", "lock"]  # the old files are gone
+
+
+def test_a_final_save_that_fails_is_not_called_saved(tmp_path):
+    progs, _logs, log = layout(tmp_path)
+    log.write_text("line 1\n", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    state = tmp_path / "state"
+    assert wait_for(lambda: (state / "checkpoint.jsonl").exists())
+    for name in ("checkpoint.jsonl", "checkpoint.journal.jsonl"):  # nothing can replace these now
+        (state / name).unlink()
+        (state / name).mkdir()
+    with open(log, "a") as f:
+        f.write("line 2\n")
+    assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0)
+    code, text = stop(daemon)
+    assert code != 0
+    assert "NOT saved" in text and "positions saved" not in text.replace("NOT saved", "")
