@@ -27,7 +27,6 @@ from common import APACHE_LOG_GZ, REPO, Result, measure, plain_copy
 
 READER = textwrap.dedent("""
     import sys
-    from pathlib import Path
     sys.path.insert(0, {repo!r})
     from logmetrics.sources.follow import Follower
     f = Follower([sys.argv[1]], from_end=False)
