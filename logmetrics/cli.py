@@ -211,6 +211,47 @@ def build_parser() -> argparse.ArgumentParser:
                       help="TLS and basic auth, as for run")
     play.set_defaults(max_label_sets=DEFAULT_MAX_LABEL_SETS)
 
+    # --- history from old logs: backfill ---
+    backfill = commands.add_parser(
+        "backfill", help="old logs to OpenMetrics with timestamps, for promtool to make TSDB blocks",
+        description="Run programs over old logs in the order of the lines' own time and write every "
+                    "series as it stood at each step of log time, as OpenMetrics with timestamps: "
+                    "load it with 'promtool tsdb create-blocks-from openmetrics OUT DATA_DIR'. "
+                    "Programs must read each line's time with strptime() (the bundled ones do). "
+                    "See docs/backfill.md.",
+    )
+    _add_program_options(backfill)
+    from logmetrics.commands.backfill import add_history_options, label
+
+    add_history_options(backfill)
+    backfill.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                          help="the OpenMetrics file to write (replaced when complete)")
+    backfill.add_argument("--label", action="append", type=label, metavar="NAME=VALUE",
+                          help="add a label to every series, repeatable: the job and instance labels "
+                               "Prometheus gives the live series, so that history joins them")
+    backfill.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
+                          help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
+    backfill.add_argument("--prog-label", action="store_true", help="as for run")
+    backfill.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+
+    # --- history from old logs: report ---
+    report = commands.add_parser(
+        "report", help="old logs to one self-contained HTML page of charts over log time",
+        description="Run programs over old logs in the order of the lines' own time and write one "
+                    "HTML page (no outside asset; it opens from a file): per program, charts over log "
+                    "time of each counter (by status class where it has a status label, with the error "
+                    "ratio), latency quantiles from each histogram, the totals, and the lines no "
+                    "program matched. Programs must read each line's time with strptime(). "
+                    "See docs/backfill.md.",
+    )
+    _add_program_options(report)
+    add_history_options(report)
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                        help="the HTML file to write (e.g. report.html)")
+    report.add_argument("--title", metavar="TEXT", help="the page's title (default: logmetrics report)")
+    report.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
+                        help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
+    report.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     return parser
 
 
@@ -242,6 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from logmetrics.commands.convert import run_convert
 
             return run_convert(args)
+        if args.command == "backfill":
+            from logmetrics.commands.backfill import run_backfill
+
+            return run_backfill(args)
+        if args.command == "report":
+            from logmetrics.commands.report import run_report
+
+            return run_report(args)
     except CompileErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

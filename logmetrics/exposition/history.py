@@ -1,0 +1,146 @@
+"""The store at many moments of log time, as OpenMetrics with timestamps, for promtool.
+
+``promtool tsdb create-blocks-from openmetrics FILE DIR`` wants each family's
+samples together and every series' samples in time order. So each snapshot's
+samples go to one scratch file per family, and :meth:`HistoryWriter.close`
+joins them under their ``# TYPE``/``# HELP`` lines and ends with ``# EOF``.
+
+Sample lines are those of the Prometheus text writer (:mod:`.text`): the same
+names, labels and values as ``/metrics`` serves, with the snapshot's time in
+seconds added. A metric whose values did not change since the last snapshot
+reuses its lines. A counter or histogram label set seen for the first time
+is also written at 0 one step before, so that ``increase()`` and ``rate()``
+count the line that created it (Prometheus cannot know a series' first
+increment otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from logmetrics.exposition.text import PROG_LABEL, _sample_lines, safe_name
+from logmetrics.store import Kind, Metric, MetricStore
+
+
+@dataclass
+class _Values:
+    """A stand-in for a metric holding given values (only what the text writer reads)."""
+
+    kind: Kind
+    buckets: tuple[float, ...]
+    values: list[tuple[tuple[str, ...], Any]]
+    stamps: dict[tuple[str, ...], float] = field(default_factory=dict)
+
+    def snapshot(self) -> list[tuple[tuple[str, ...], Any]]:
+        return self.values
+
+
+@dataclass
+class _Family:
+    name: str  # the OpenMetrics family name (a counter's without "_total")
+    sample_name: str  # what the text writer is given
+    first: Metric
+    metrics: list[Metric]
+    labels: list[str]
+    file: IO[str]
+    last: dict[int, tuple[dict, list[str]]] = field(default_factory=dict)
+
+
+def _zero(metric: Metric) -> Any:
+    return [0] * (len(metric.buckets) + 1) + [0.0] if metric.kind is Kind.HISTOGRAM else 0
+
+
+class HistoryWriter:
+    """Writes snapshots of a store to ``path``; see the module docstring."""
+
+    def __init__(self, path: Path, store: MetricStore, prog_label: bool = False,
+                 labels: dict[str, str] | None = None) -> None:
+        self.path = path
+        self.store = store
+        self.prog_label = prog_label
+        self.extra = dict(labels or {})
+        self.scratch = Path(tempfile.mkdtemp(prefix=".logmetrics-backfill-", dir=path.parent))
+        self.families: dict[str, _Family] = {}
+        self.previous: float | None = None
+        self.samples = 0
+
+    def _family(self, metric: Metric) -> _Family | None:
+        key = metric.export_name
+        family = self.families.get(key)
+        if family is None:
+            name = key.removesuffix("_total") if metric.kind is Kind.COUNTER else key
+            labels = [*metric.labels, *([PROG_LABEL] if self.prog_label else []), *self.extra]
+            file = (self.scratch / f"{len(self.families)}.txt").open("w", encoding="utf-8")
+            family = self.families[key] = _Family(name, name, metric, [], labels, file)
+        elif family.first.kind is not metric.kind or family.first.labels != metric.labels:
+            return None  # reported at load time; the first declaration wins
+        if metric not in family.metrics:
+            family.metrics.append(metric)
+        return family
+
+    def snapshot(self, when: float) -> None:
+        """Write every exported series as it stands now, stamped ``when`` (seconds)."""
+        stamp = f" {_seconds(when)}\n"
+        before = None if self.previous is None else f" {_seconds(self.previous)}\n"
+        for metric in self.store:
+            if metric.hidden or metric.kind is Kind.TEXT:
+                continue
+            family = self._family(metric)
+            if family is None:
+                continue
+            extra = [*([metric.program] if self.prog_label else []), *self.extra.values()]
+            values = dict(metric.snapshot())
+            cached = family.last.get(id(metric))
+            if cached is not None and cached[0] == values:
+                lines = cached[1]
+            else:
+                lines = list(_sample_lines(metric, family.sample_name, family.labels, extra, False))
+                if before is not None and metric.kind in (Kind.COUNTER, Kind.HISTOGRAM):
+                    seen = cached[0] if cached is not None else {}
+                    new = [(k, _zero(metric)) for k in values if k not in seen]
+                    if new:
+                        zero = _Values(metric.kind, metric.buckets, sorted(new))
+                        zeros = _sample_lines(zero, family.sample_name, family.labels,  # type: ignore[arg-type]
+                                              extra, False)
+                        family.file.writelines(line[:-1] + before for line in zeros)
+                family.last[id(metric)] = (values, lines)
+            family.file.writelines(line[:-1] + stamp for line in lines)
+            self.samples += len(lines)
+        self.previous = when
+
+    def close(self) -> None:
+        """Join the families into the output file (atomically replaced) and remove the scratch."""
+        try:
+            partial = self.path.with_name(f".{self.path.name}.partial")
+            with partial.open("w", encoding="utf-8") as out:
+                for family in self.families.values():
+                    family.file.close()
+                    metric = family.first
+                    kind = "gauge" if metric.kind in (Kind.GAUGE, Kind.TIMER) else metric.kind.value
+                    name = safe_name(family.name)
+                    out.write(f"# TYPE {name} {kind}\n")
+                    doc = f"{metric.kind.value} {metric.name} defined in {metric.program}"
+                    out.write(f"# HELP {name} {doc}\n")
+                    with (self.scratch / Path(family.file.name).name).open(encoding="utf-8") as part:
+                        shutil.copyfileobj(part, out)
+                out.write("# EOF\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, self.path)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the scratch files (on failure, without writing the output)."""
+        for family in self.families.values():
+            family.file.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _seconds(when: float) -> str:
+    return str(int(when)) if float(when).is_integer() else repr(float(when))
