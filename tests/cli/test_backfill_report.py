@@ -19,8 +19,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the logmetrics console script is not installed")
 
-LOGS = [f"apache_access={HISTORY / 'apache_access.log.gz'}", f"apache_error={HISTORY / 'apache_error.log.gz'}",
-        f"nginx_access={HISTORY / 'nginx_access.log.gz'}"]
+LOGS = [f"{name}={HISTORY / (name + '.log.gz')}" for name in ("apache_access", "apache_error", "nginx_access")]
 
 
 def dry_run_totals(tmp_path: Path) -> dict[str, float]:
@@ -71,7 +70,8 @@ def test_report_charts_in_a_real_browser_show_dry_runs_totals(tmp_path):
     try:
         driver.get(page.as_uri())
         charts = driver.find_elements(By.CSS_SELECTOR, "figure.chart[data-total]")
-        shown = {c.get_attribute("data-metric"): float(c.get_attribute("data-total") or "nan") for c in charts}
+        shown = {c.get_attribute("data-metric"): float(c.get_attribute("data-total") or "nan")
+                 for c in charts}
         assert shown == {name: want[name] for name in shown}
         assert {"apache_http_requests_total", "apache_http_request_duration_seconds",
                 "nginx_http_requests_total", "apache_error_log_messages_total"} <= set(shown)
