@@ -19,7 +19,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the logmetrics console script is not installed")
 
-LOGS = [f"{name}={HISTORY / (name + '.log.gz')}" for name in ("apache_access", "apache_error", "nginx_access")]
+LOGS = [f"{name}={HISTORY / (name + '.log.gz')}"
+        for name in ("apache_access", "apache_error", "nginx_access")]
 
 
 def dry_run_totals(tmp_path: Path) -> dict[str, float]:
