@@ -1,9 +1,10 @@
 """The checker: resolves names, compiles regexes, infers types, finds errors.
 
-It works on the parser's tree and annotates it in place for the code
-generator: each pattern gets its compiled regex and a number, each capture
-reference the pattern and groups it reads, each variable its declaration,
-each expression a type ("int", "float", "string", "bool", "pattern").
+It works on the parser's tree and hands the code generator a
+:class:`CheckedProgram`: the tree, each expression's type ("int", "float",
+"string", "bool", "pattern"), and side tables that give each regex its compiled
+form and number, each capture reference the regex and groups it reads, each
+metric reference its declaration.
 Decorated blocks are inlined here (the decorator's body, with ``next``
 replaced by the decorated block), so that captures flow the way they read.
 All errors found are reported together, each as ``file:line:col: message``.
@@ -12,9 +13,9 @@ All errors found are reported together, each as ``file:line:col: message``.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from logmetrics.errors import CompileError, CompileErrors
+from logmetrics.errors import CompileError, CompileErrors, Position
 from logmetrics.grok import PatternLibrary
 from logmetrics.lang import ast
 from logmetrics.lang.regexes import CaptureInfo, CompiledPattern, compile_pattern
@@ -45,23 +46,54 @@ BUILTINS: dict[str, tuple[int, int, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class PatternSite:
+    """One regex of the program: the ``number`` that names it in the generated code."""
+
+    number: int
+    node: ast.Pattern
+    compiled: CompiledPattern
+
+
+@dataclass(frozen=True)
+class CaptureUse:
+    """What a ``$name`` reads: the groups of the match of regex number ``pattern``."""
+
+    pattern: int
+    info: CaptureInfo
+
+
+#: A reference to a metric or variable, with or without label values.
+Target = ast.VarRef | ast.Index
+
+
 @dataclass
 class CheckedProgram:
-    """A program ready for code generation."""
+    """A program ready for code generation: its tree and what the checker found in it."""
 
     tree: ast.Program
     decls: dict[str, ast.Decl]
-    patterns: list[ast.Pattern] = field(default_factory=list)
+    #: Every regex, in the order of their numbers.
+    patterns: list[PatternSite] = field(default_factory=list)
+    #: The site of each regex node (a node is checked once: decorators are inlined as copies).
+    sites: dict[ast.Pattern, PatternSite] = field(default_factory=dict)
+    captures: dict[ast.CapRef, CaptureUse] = field(default_factory=dict)
+    targets: dict[Target, ast.Decl] = field(default_factory=dict)
     uses_timestamp: bool = False
-    uses_filename: bool = False
+
+    def site(self, node: ast.Pattern) -> PatternSite:
+        return self.sites[node]
+
+    def decl(self, target: Target) -> ast.Decl:
+        return self.targets[target]
 
 
 @dataclass
 class _Scope:
-    """Captures visible in a block: name -> (pattern number, capture info)."""
+    """Captures visible in a block, by name."""
 
     parent: _Scope | None
-    captures: dict[str, tuple[int, CaptureInfo]] = field(default_factory=dict)
+    captures: dict[str, CaptureUse] = field(default_factory=dict)
     # A regex of this scope failed to compile: its captures are unknown, so a
     # missing capture is not reported again.
     broken: bool = False
@@ -74,7 +106,7 @@ class _Scope:
             scope = scope.parent
         return False
 
-    def lookup(self, name: str) -> tuple[int, CaptureInfo] | None:
+    def lookup(self, name: str) -> CaptureUse | None:
         scope: _Scope | None = self
         while scope is not None:
             found = scope.captures.get(name)
@@ -100,15 +132,14 @@ class Checker:
         self.errors: list[CompileError] = []
         self.decls: dict[str, ast.Decl] = {}
         self.decorators: dict[str, ast.DecoratorDef] = {}
-        self.patterns: list[ast.Pattern] = []
+        self.patterns: list[PatternSite] = []
         self.cache: dict[str, CompiledPattern] = {}
         self.slim_cache: dict[tuple[str, frozenset[str]], CompiledPattern] = {}
-        self.caprefs: list[ast.CapRef] = []
+        self.captures: dict[ast.CapRef, CaptureUse] = {}
+        self.targets: dict[Target, ast.Decl] = {}
         self.uses_timestamp = False
-        self.uses_filename = False
-        self._in_decorator = 0
 
-    def error(self, pos, message: str) -> None:
+    def error(self, pos: Position, message: str) -> None:
         self.errors.append(CompileError(pos, message))
 
     # --- program -------------------------------------------------------------
@@ -132,7 +163,9 @@ class Checker:
             self.errors.sort(key=lambda e: (e.pos.line, e.pos.col))
             raise CompileErrors(self.errors)
         self.drop_unused_captures()
-        return CheckedProgram(tree, self.decls, self.patterns, self.uses_timestamp, self.uses_filename)
+        sites = {site.node: site for site in self.patterns}
+        return CheckedProgram(tree, self.decls, self.patterns, sites, self.captures, self.targets,
+                              self.uses_timestamp)
 
     def drop_unused_captures(self) -> None:
         """Recompile each regex with only the captures the program reads.
@@ -140,24 +173,23 @@ class Checker:
         Not when a capture is read by number: dropping groups would renumber them.
         """
         used: dict[int, set[str]] = {}
-        for ref in self.caprefs:
-            used.setdefault(ref.pattern_number, set()).add(ref.name)  # type: ignore[attr-defined]
-        for node in self.patterns:
-            names = used.get(node.number, set())  # type: ignore[attr-defined]
+        for ref, use in self.captures.items():
+            used.setdefault(use.pattern, set()).add(ref.name)
+        for site in self.patterns:
+            names = used.get(site.number, set())
             if any(name.isdigit() for name in names):
                 continue
-            captures = node.compiled.captures  # type: ignore[attr-defined]
-            if all(var.isdigit() or var in names for var in captures):
+            if all(var.isdigit() or var in names for var in site.compiled.captures):
                 continue  # nothing to drop
             keep = frozenset(names)
-            key = ("".join(p.text for p in node.parts), keep)
+            key = ("".join(p.text for p in site.node.parts), keep)
             compiled = self.slim_cache.get(key)
             if compiled is None:
-                compiled = self.slim_cache[key] = compile_pattern(node, self.library, keep)
-            node.compiled = compiled  # type: ignore[attr-defined]
-        for ref in self.caprefs:
-            node = self.patterns[ref.pattern_number]  # type: ignore[attr-defined]
-            ref.info = node.compiled.captures[ref.name]  # type: ignore[attr-defined]
+                compiled = self.slim_cache[key] = compile_pattern(site.node, self.library, keep)
+            self.patterns[site.number] = replace(site, compiled=compiled)
+        for ref, use in self.captures.items():
+            info = self.patterns[use.pattern].compiled.captures[ref.name]
+            self.captures[ref] = CaptureUse(use.pattern, info)
 
     def declare(self, decl: ast.Decl) -> None:
         if decl.name in self.decls:
@@ -246,7 +278,7 @@ class Checker:
 
     # --- expressions -------------------------------------------------------------
 
-    def check_pattern(self, node: ast.Pattern, scope: _Scope, on_line: bool) -> str:
+    def check_pattern(self, node: ast.Pattern, scope: _Scope) -> str:
         text = "".join(p.text for p in node.parts)
         compiled = self.cache.get(text)
         if compiled is None:
@@ -258,12 +290,10 @@ class Checker:
                 node.type = "unknown"
                 return "unknown"
             self.cache[text] = compiled
-        node.compiled = compiled  # type: ignore[attr-defined]
-        node.number = len(self.patterns)  # type: ignore[attr-defined]
-        node.on_line = on_line  # type: ignore[attr-defined]
-        self.patterns.append(node)
+        number = len(self.patterns)
+        self.patterns.append(PatternSite(number, node, compiled))
         for name, info in compiled.captures.items():
-            scope.captures[name] = (node.number, info)  # type: ignore[attr-defined]
+            scope.captures[name] = CaptureUse(number, info)
         node.type = "pattern"
         return "pattern"
 
@@ -276,7 +306,7 @@ class Checker:
         if isinstance(node, ast.Pattern):
             if not line_match:
                 self.error(node.pos, "a regex here must be used as a condition or with '=~'")
-            return self.check_pattern(node, scope, on_line=True)
+            return self.check_pattern(node, scope)
         if isinstance(node, ast.IntLit):
             return "int"
         if isinstance(node, ast.FloatLit):
@@ -293,9 +323,8 @@ class Checker:
                 what = f"group {node.name}" if node.name.isdigit() else f"capture named {node.name!r}"
                 self.error(node.pos, f"no {what} in an enclosing regex{hint}")
                 return "unknown"
-            node.pattern_number, node.info = found  # type: ignore[attr-defined]
-            self.caprefs.append(node)
-            return found[1].type
+            self.captures[node] = found
+            return found.info.type
         if isinstance(node, ast.VarRef | ast.Index):
             decl = self.resolve(node, scope)
             if decl is None:
@@ -305,7 +334,7 @@ class Checker:
             return "string" if decl.kind == "text" else "float"
         if isinstance(node, ast.Match):
             self.check_expr(node.subject, scope)
-            return self.check_pattern(node.pattern, scope, on_line=False) and "bool"
+            return self.check_pattern(node.pattern, scope) and "bool"
         if isinstance(node, ast.Unary):
             inner = self.check_expr(node.operand, scope, line_match)
             if node.op == "!":
@@ -378,8 +407,7 @@ class Checker:
             self.error(base.pos, f"unknown metric or variable {base.name!r}: declare it first, "
                        f"e.g. 'counter {base.name}'")
             return None
-        base.decl = decl  # type: ignore[attr-defined]
-        node.decl = decl  # type: ignore[attr-defined]
+        self.targets[node] = decl
         keys = node.keys if isinstance(node, ast.Index) else []
         for key in keys:
             kind = self.check_expr(key, scope)
@@ -400,7 +428,7 @@ class Checker:
             self.error(node.pos, f"{node.name}() takes {want} argument(s), {len(node.args)} given")
             return result
         if node.name == "subst" and isinstance(node.args[0], ast.Pattern):
-            self.check_pattern(node.args[0], _Scope(None), on_line=False)
+            self.check_pattern(node.args[0], _Scope(None))
             args = node.args[1:]
         else:
             args = node.args
@@ -409,8 +437,6 @@ class Checker:
                 self.error(arg.pos, f"a regex is not an argument of {node.name}()")
         if node.name in ("strptime", "settime", "timestamp"):
             self.uses_timestamp = True
-        if node.name == "getfilename":
-            self.uses_filename = True
         if node.name == "strptime" and not isinstance(node.args[1], ast.StrLit):
             self.error(node.args[1].pos, "the layout of strptime() must be a string literal")
         return result

@@ -12,12 +12,12 @@ the program for that line only; ``on_error`` hears about it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from logmetrics.lang import ast, builtins
-from logmetrics.lang.checker import CheckedProgram
-from logmetrics.lang.regexes import CaptureInfo
+from logmetrics.lang.checker import CheckedProgram, Target
 from logmetrics.store import Kind, Metric
 
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -31,7 +31,50 @@ class GeneratedProgram:
     source: str
     namespace: dict[str, Any]
     metrics: dict[str, Metric]
-    patterns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _StoreNames:
+    """The names by which generated code reaches one metric of the store: the few dicts
+    and methods that per-line code may touch, bound once into the namespace."""
+
+    values: str
+    stamps: str
+    expiry: str
+    updated: str
+    admit: str
+    new_histogram: str
+    observe: str
+    delete: str
+    expire_after: str
+
+    @classmethod
+    def bind(cls, metric: Metric, namespace: dict[str, Any]) -> _StoreNames:
+        name = metric.name
+        shorts = ("v", "t", "e", "u", "admit", "new", "o", "del", "after")
+        names = cls(*(f"_{short}_{name}" for short in shorts))
+        namespace[names.values] = metric.values
+        namespace[names.stamps] = metric.stamps
+        namespace[names.expiry] = metric.expiry
+        namespace[names.updated] = metric.updated
+        namespace[names.admit] = metric.admit
+        namespace[names.delete] = metric.delete
+        namespace[names.expire_after] = metric.expire_after
+        if metric.kind is Kind.HISTOGRAM:
+            namespace[names.new_histogram] = metric.new_histogram
+            namespace[names.observe] = metric.observer()
+        return names
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """Where a line counts as matched: ``hit = True``, or ``matched += 1`` when there is
+    only one such place (a line can then match at most once, and needs no flag)."""
+
+    depth: int
+
+
+_Line = str | _Hit
 
 
 def generate(checked: CheckedProgram, program_name: str, stamps: bool = False) -> GeneratedProgram:
@@ -47,8 +90,8 @@ class _Generator:
     def __init__(self, checked: CheckedProgram, program_name: str, stamps: bool) -> None:
         self.checked = checked
         self.stamps = stamps and checked.uses_timestamp
-        self.program = program_name
-        self.lines: list[str] = []
+        self.reads_time = self.stamps  # the code reads ts (timestamp(), stamps): reset it per line
+        self.lines: list[_Line] = []
         self.ns: dict[str, Any] = {
             "_num": builtins.to_number,
             "_int": builtins.to_int,
@@ -65,7 +108,9 @@ class _Generator:
             "_env": builtins.ENVELOPE,
         }
         self.metrics: dict[str, Metric] = {}
-        self.expiring = _expiring_metrics(checked.tree.stmts)
+        self.store: dict[str, _StoreNames] = {}
+        self.expiring = {checked.decl(s.target).name for s in _walk_stmts(checked.tree.stmts)
+                         if isinstance(s, ast.Del) and s.after is not None}
         self.uses_stop = _uses_stop(checked.tree.stmts)
         self.temp = 0
         self.known_key: str | None = None  # what _k holds at this point of the code
@@ -83,66 +128,58 @@ class _Generator:
                 limit=decl.limit,
             )
             self.metrics[name] = metric
-            self.ns[f"_m_{name}"] = metric
-            self.ns[f"_v_{name}"] = metric.values
-            self.ns[f"_t_{name}"] = metric.stamps
-            if metric.kind is Kind.HISTOGRAM:
-                self.ns[f"_o_{name}"] = metric.observer()
-        for node in checked.patterns:
-            self.ns[f"_r{node.number}"] = node.compiled.search  # type: ignore[attr-defined]
-            self.ns[f"_p{node.number}"] = node.compiled.regex  # type: ignore[attr-defined]
+            self.store[name] = _StoreNames.bind(metric, self.ns)
+        for site in checked.patterns:
+            self.ns[f"_r{site.number}"] = site.compiled.search
+            self.ns[f"_p{site.number}"] = site.compiled.regex
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
 
     def run(self) -> GeneratedProgram:
+        depth = 5 if self.uses_stop else 4
+        self.block(self.checked.tree.stmts, depth)
+        if not self.lines:
+            self.emit(depth, "pass")
+        body, self.lines = self.lines, []
         # The per-line code, generated once, goes into two loops: one that also
         # records unmatched lines (dry-run's report), and a leaner one without.
-        self.emit(3, "hit = False")
-        if self.checked.uses_timestamp:
-            self.emit(3, "ts = None")
-        self.emit(3, "try:")
-        depth = 4
-        if self.uses_stop:
-            self.emit(4, "while True:")
-            depth = 5
-        before = len(self.lines)
-        self.block(self.checked.tree.stmts, depth)
-        if len(self.lines) == before:
-            self.emit(depth, "pass")
-        if self.uses_stop:
-            self.emit(depth, "break")
-        self.emit(3, "except Exception as exc:")
-        self.emit(4, "on_error(exc, line)")
-        per_line, self.lines = self.lines, []
-        if not self.stamps and not any("(ts if ts is not None" in text for text in per_line):
-            # Nothing reads the line's time: strptime() still validates, ts needs no reset.
-            per_line = [text for text in per_line if text.strip() != "ts = None"]
+        lean = sum(isinstance(line, _Hit) for line in body) == 1
         self.emit(0, "def process(lines, filename, missed, on_error):")
         self.emit(1, "matched = 0")
         self.emit(1, "if missed is None:")
         self.emit(2, "for line in lines:")
-        sites = [i for i, text in enumerate(per_line) if text.strip() == "hit = True"]
-        if len(sites) == 1:
-            # One place can match a line at most once: count there, with no flag to set and test.
-            lean = list(per_line)
-            lean[sites[0]] = lean[sites[0]].replace("hit = True", "matched += 1")
-            self.lines.extend(text for text in lean if text.strip() != "hit = False")
-        else:
-            self.lines.extend(per_line)
+        self.per_line(body, counted_where_hit=lean)
+        if not lean:
             self.emit(3, "if hit:")
             self.emit(4, "matched += 1")
         self.emit(1, "else:")
         self.emit(2, "for index, line in enumerate(lines):")
-        self.lines.extend(per_line)
+        self.per_line(body, counted_where_hit=False)
         self.emit(3, "if hit:")
         self.emit(4, "matched += 1")
         self.emit(3, "else:")
         self.emit(4, "missed.append(index)")
         self.emit(1, "return matched")
-        source = "\n".join(self.lines) + "\n"
-        patterns = [node.compiled.source for node in self.checked.patterns]  # type: ignore[attr-defined]
-        return GeneratedProgram(source, self.ns, self.metrics, patterns)
+        source = "\n".join(line for line in self.lines if isinstance(line, str)) + "\n"
+        return GeneratedProgram(source, self.ns, self.metrics)
+
+    def per_line(self, body: list[_Line], counted_where_hit: bool) -> None:
+        """The code run for each line, around the program's body."""
+        if not counted_where_hit:
+            self.emit(3, "hit = False")
+        if self.reads_time:
+            # Otherwise nothing reads the line's time: strptime() still validates, ts needs no reset.
+            self.emit(3, "ts = None")
+        self.emit(3, "try:")
+        if self.uses_stop:
+            self.emit(4, "while True:")
+        hit = "matched += 1" if counted_where_hit else "hit = True"
+        self.lines.extend("    " * line.depth + hit if isinstance(line, _Hit) else line for line in body)
+        if self.uses_stop:
+            self.emit(5, "break")
+        self.emit(3, "except Exception as exc:")
+        self.emit(4, "on_error(exc, line)")
 
     # --- statements -------------------------------------------------------------
 
@@ -154,11 +191,13 @@ class _Generator:
         for stmt in stmts:
             self.statement(stmt, depth, flag)
 
-    def body(self, stmts: list[ast.Stmt], depth: int, prefix: list[str] | None = None) -> None:
+    def body(self, stmts: list[ast.Stmt], depth: int, flag: str | None = None, hit: bool = False) -> None:
         before = len(self.lines)
         known = self.known_key
-        for text in prefix or ():
-            self.emit(depth, text)
+        if flag is not None:
+            self.emit(depth, f"{flag} = True")
+        if hit:
+            self.lines.append(_Hit(depth))
         self.block(stmts, depth)
         if len(self.lines) == before:
             self.emit(depth, "pass")
@@ -167,17 +206,12 @@ class _Generator:
 
     def statement(self, stmt: ast.Stmt, depth: int, flag: str | None) -> None:
         if isinstance(stmt, ast.Cond):
-            prefix = []
-            if flag is not None:
-                prefix.append(f"{flag} = True")
-            if _matches_line(stmt.cond):
-                prefix.append("hit = True")
             converted = self.converting_comparison(stmt.cond)
             self.emit(depth, f"if {self.truth(stmt.cond)}:")
             if converted:
                 # "$size > 0 { total += $size }": the body reuses the converted value.
                 self.converted.update(converted)
-            self.body(stmt.then.stmts, depth + 1, prefix)
+            self.body(stmt.then.stmts, depth + 1, flag, _matches_line(stmt.cond))
             for key in converted:
                 self.converted.pop(key, None)
             if stmt.orelse is not None:
@@ -198,12 +232,14 @@ class _Generator:
         if isinstance(expr, ast.IncDec):
             self.update(expr.target, "+=" if expr.op == "++" else "-=", "1", depth)
         elif isinstance(expr, ast.Assign):
-            decl = expr.target.decl  # type: ignore[union-attr]
-            value = self.string(expr.value) if decl.kind == "text" else self.number(expr.value)
-            self.update(expr.target, expr.op, value, depth)  # type: ignore[arg-type]
+            target = expr.target
+            assert not isinstance(target, ast.CapRef)  # the checker refuses it
+            text = self.checked.decl(target).kind == "text"
+            value = self.string(expr.value) if text else self.number(expr.value)
+            self.update(target, expr.op, value, depth)
         elif isinstance(expr, ast.Call) and expr.name == "strptime":
             # A cache per call site: log lines come in bursts with the same timestamp.
-            layout = expr.args[1].value  # type: ignore[attr-defined]
+            layout = _layout(expr)
             cache = self.new_temp("_stc")
             self.ns[cache] = {}
             self.emit(depth, f"_s = {self.string(expr.args[0])}")
@@ -215,18 +251,19 @@ class _Generator:
         else:
             self.emit(depth, self.value(expr))
 
-    def update(self, target: ast.VarRef | ast.Index, op: str, value: str, depth: int) -> None:
-        decl = target.decl  # type: ignore[union-attr]
+    def update(self, target: Target, op: str, value: str, depth: int) -> None:
+        decl = self.checked.decl(target)
         name = decl.name
-        values, metric = f"_v_{name}", f"_m_{name}"
+        store = self.store[name]
+        values = store.values
         key = self.key(target)
         kind = decl.kind
         if kind == "histogram" or decl.keys:
-            self.set_key(key, depth)
+            self.set_key(key, self.stable_key(target), depth)
         if kind == "histogram":
-            self.emit(depth, f"_h = {values}.get(_k) or {metric}.new_histogram(_k)")
+            self.emit(depth, f"_h = {values}.get(_k) or {store.new_histogram}(_k)")
             self.emit(depth, "if _h is not None:")
-            self.emit(depth + 1, f"_o_{name}(_h, {value})")
+            self.emit(depth + 1, f"{store.observe}(_h, {value})")
         elif not decl.keys:
             if op == "=":
                 self.emit(depth, f"{values}[()] = {value}")
@@ -235,7 +272,7 @@ class _Generator:
                 self.emit(depth, f"{values}[()] = {values}.get((), 0) {sign} {value}")
         else:
             if op == "=":
-                self.emit(depth, f"if _k in {values} or {metric}.admit(_k):")
+                self.emit(depth, f"if _k in {values} or {store.admit}(_k):")
                 self.emit(depth + 1, f"{values}[_k] = {value}")
             else:
                 # try/except costs nothing when no exception is raised (3.11), and the
@@ -248,47 +285,53 @@ class _Generator:
                 self.emit(depth, "try:")
                 self.emit(depth + 1, f"{values}[_k] {op} {amount}")
                 self.emit(depth, "except KeyError:")
-                self.emit(depth + 1, f"if {metric}.admit(_k):")
+                self.emit(depth + 1, f"if {store.admit}(_k):")
                 self.emit(depth + 2, f"{values}[_k] = {sign}{amount}")
         stamp_key = "()" if kind != "histogram" and not decl.keys else "_k"
         if self.stamps:
             # The line's own time (strptime/settime), for --emit-metric-timestamp.
             self.emit(depth, "if ts is not None:")
-            self.emit(depth + 1, f"_t_{name}[{stamp_key}] = ts")
+            self.emit(depth + 1, f"{store.stamps}[{stamp_key}] = ts")
         if name in self.expiring:
-            self.emit(depth, f"if {stamp_key} in {metric}.expiry:")
-            self.emit(depth + 1, f"{metric}.updated[{stamp_key}] = _now()")
+            self.emit(depth, f"if {stamp_key} in {store.expiry}:")
+            self.emit(depth + 1, f"{store.updated}[{stamp_key}] = _now()")
 
-    def set_key(self, key: str, depth: int) -> None:
+    def set_key(self, key: str, stable: bool, depth: int) -> None:
         """``_k = key``, unless _k already holds it: updates of several metrics by the
         same labels, one after another, build the label tuple once.
 
         Reuse is safe because a key reads only captures of matches made earlier on
         this line (each regex runs at most once per line) and literals; a key that
-        reads a variable or the line's time is always rebuilt.
+        reads a variable or the line's time (not ``stable``) is always rebuilt.
         """
-        if key != self.known_key or "_v_" in key or "ts" in key:
+        if key != self.known_key or not stable:
             self.emit(depth, f"_k = {key}")
-            self.known_key = key if "_v_" not in key and "ts" not in key else None
+            self.known_key = key if stable else None
+
+    def stable_key(self, target: Target) -> bool:
+        """True if the label values of ``target`` stay the same for the rest of the line."""
+        keys = target.keys if isinstance(target, ast.Index) else []
+        return not any(isinstance(node, ast.VarRef | ast.Index)
+                       or (isinstance(node, ast.Call) and node.name == "timestamp")
+                       for key in keys for node in _walk_expr(key))
 
     def delete(self, stmt: ast.Del, depth: int) -> None:
-        name = stmt.target.decl.name  # type: ignore[union-attr]
+        store = self.store[self.checked.decl(stmt.target).name]
         key = self.key(stmt.target)
         if stmt.after is None:
-            self.emit(depth, f"_m_{name}.values.pop({key}, None)")
-            self.emit(depth, f"_m_{name}.expiry.pop({key}, None)")
+            self.emit(depth, f"{store.delete}({key})")
         else:
-            self.emit(depth, f"_m_{name}.expire_after({key}, {stmt.after!r})")
+            self.emit(depth, f"{store.expire_after}({key}, {stmt.after!r})")
 
     def key(self, target: ast.Expr) -> str:
         if not isinstance(target, ast.Index):
             return "()"
         keys = target.keys
-        groups = [_plain_group(k) for k in keys]
-        if len(keys) > 1 and all(groups) and len({g[0] for g in groups}) == 1:  # type: ignore[index]
+        groups = [group for group in map(self.plain_group, keys) if group is not None]
+        if len(keys) > 1 and len(groups) == len(keys) and len({number for number, _ in groups}) == 1:
             # Every label is a group of one match: match.group(a, b, c) builds the tuple in C.
-            number = groups[0][0]  # type: ignore[index]
-            return f"m{number}.group({', '.join(str(g[1]) for g in groups)})"  # type: ignore[index]
+            number = groups[0][0]
+            return f"m{number}.group({', '.join(str(group) for _, group in groups)})"
         parts = [self.string(k) for k in keys]
         return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
@@ -298,10 +341,20 @@ class _Generator:
 
     # --- expressions ------------------------------------------------------------
 
+    def plain_group(self, node: ast.Expr) -> tuple[int, int] | None:
+        """(pattern number, group) of a capture that is always set by its match, else None."""
+        if not isinstance(node, ast.CapRef):
+            return None
+        use = self.checked.captures[node]
+        if use.info.optional or len(use.info.groups) != 1:
+            return None
+        return use.pattern, use.info.groups[0]
+
     def capture(self, node: ast.CapRef) -> str:
         """The captured text (a str, "" when the group did not take part)."""
-        info: CaptureInfo = node.info  # type: ignore[attr-defined]
-        match = f"m{node.pattern_number}"  # type: ignore[attr-defined]
+        use = self.checked.captures[node]
+        info = use.info
+        match = f"m{use.pattern}"
         if len(info.groups) > 1:
             return f"_cap({match}, {info.groups!r})"
         group = info.groups[0]
@@ -362,9 +415,10 @@ class _Generator:
 
     def value(self, node: ast.Expr) -> str:
         if isinstance(node, ast.Pattern):
-            return f"((m{node.number} := _r{node.number}(line)) is not None)"  # type: ignore[attr-defined]
+            number = self.checked.site(node).number
+            return f"((m{number} := _r{number}(line)) is not None)"
         if isinstance(node, ast.Match):
-            number = node.pattern.number  # type: ignore[attr-defined]
+            number = self.checked.site(node.pattern).number
             test = "is not None" if node.op == "=~" else "is None"
             return f"((m{number} := _r{number}({self.string(node.subject)})) {test})"
         if isinstance(node, ast.IntLit | ast.FloatLit):
@@ -374,8 +428,8 @@ class _Generator:
         if isinstance(node, ast.CapRef):
             return self.number(node) if node.type in ("int", "float") else self.capture(node)
         if isinstance(node, ast.VarRef | ast.Index):
-            name = node.decl.name  # type: ignore[attr-defined]
-            return f"_v_{name}.get({self.key(node)}, 0)"
+            values = self.store[self.checked.decl(node).name].values
+            return f"{values}.get({self.key(node)}, 0)"
         if isinstance(node, ast.Unary):
             if node.op == "!":
                 return f"(not {self.truth(node.operand)})"
@@ -420,7 +474,7 @@ class _Generator:
             new = self.string(args[1])
             if isinstance(args[0], ast.Pattern):
                 # A literal replacement, as Go's ReplaceAllLiteralString.
-                return f"_p{args[0].number}.sub(lambda _m: {new}, {target})"  # type: ignore[attr-defined]
+                return f"_p{self.checked.site(args[0]).number}.sub(lambda _m: {new}, {target})"
             return f"{target}.replace({self.string(args[0])}, {new})"
         if name == "int":
             return f"_int({self.value(args[0])})"
@@ -433,26 +487,24 @@ class _Generator:
         if name == "strtol":
             return f"_strtol({self.string(args[0])}, {self.number(args[1])})"
         if name == "timestamp":
+            self.reads_time = True
             return "(ts if ts is not None else int(_now()))"
         if name == "getfilename":
             return "filename"
         if name in builtins.ENVELOPE_FIELDS:
             return builtins.ENVELOPE_FIELDS[name]
         if name == "strptime":
-            return f"_strptime({self.string(args[0])}, {args[1].value!r})"  # type: ignore[attr-defined]
+            return f"_strptime({self.string(args[0])}, {_layout(node)!r})"
         if name == "settime":
             return self.number(args[0])
         raise AssertionError(f"no code for builtin {name}")  # pragma: no cover
 
 
-def _plain_group(node: ast.Expr) -> tuple[int, int] | None:
-    """(pattern number, group) of a capture that is always set by its match, else None."""
-    if not isinstance(node, ast.CapRef):
-        return None
-    info: CaptureInfo = node.info  # type: ignore[attr-defined]
-    if info.optional or len(info.groups) != 1:
-        return None
-    return node.pattern_number, info.groups[0]  # type: ignore[attr-defined]
+def _layout(call: ast.Call) -> str:
+    """The Go layout of a strptime() call: a string literal, as the checker made sure."""
+    layout = call.args[1]
+    assert isinstance(layout, ast.StrLit)
+    return layout.value
 
 
 def _textual(node: ast.Expr) -> bool:
@@ -471,7 +523,7 @@ def _matches_line(expr: ast.Expr) -> bool:
     return False
 
 
-def _walk_stmts(stmts: list[ast.Stmt]):
+def _walk_stmts(stmts: list[ast.Stmt]) -> Iterator[ast.Stmt]:
     for stmt in stmts:
         yield stmt
         if isinstance(stmt, ast.Cond):
@@ -482,13 +534,23 @@ def _walk_stmts(stmts: list[ast.Stmt]):
             yield from _walk_stmts(stmt.body.stmts)
 
 
+def _walk_expr(node: ast.Expr) -> Iterator[ast.Expr]:
+    """An expression and every expression inside it."""
+    yield node
+    children: list[ast.Expr] = []
+    if isinstance(node, ast.Index):
+        children = [node.base, *node.keys]
+    elif isinstance(node, ast.Call):
+        children = node.args
+    elif isinstance(node, ast.Unary):
+        children = [node.operand]
+    elif isinstance(node, ast.Binary):
+        children = [node.left, node.right]
+    elif isinstance(node, ast.Match):
+        children = [node.subject]
+    for child in children:
+        yield from _walk_expr(child)
+
+
 def _uses_stop(stmts: list[ast.Stmt]) -> bool:
     return any(isinstance(s, ast.Stop) for s in _walk_stmts(stmts))
-
-
-def _expiring_metrics(stmts: list[ast.Stmt]) -> set[str]:
-    return {
-        s.target.decl.name  # type: ignore[union-attr]
-        for s in _walk_stmts(stmts)
-        if isinstance(s, ast.Del) and s.after is not None and hasattr(s.target, "decl")
-    }

@@ -45,5 +45,5 @@ def compile_program(text: str, path: str, library: PatternLibrary, name: str | N
     code = compile(generated.source, f"<program {name}>", "exec")
     namespace = dict(generated.namespace)
     exec(code, namespace)  # the code generator's own output, never user text
-    guarded = [node.pos for node in checked.patterns if node.compiled.guarded]  # type: ignore[attr-defined]
+    guarded = [site.node.pos for site in checked.patterns if site.compiled.guarded]
     return CompiledProgram(name, namespace["process"], generated.metrics, generated.source, guarded)

@@ -14,7 +14,9 @@ import functools
 import re
 import re._constants as sre_c  # private but stable across 3.11+: the parse tree's opcodes
 import re._parser as sre_parse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from logmetrics.errors import CompileError, Position
 from logmetrics.grok import GrokError, PatternLibrary, RegexSyntaxError, compile_regex, expand
@@ -34,6 +36,14 @@ class CaptureInfo:
 TIME_BUDGET = 0.1
 
 
+class Regex(Protocol):
+    """What programs use of a compiled regex, the same on ``re`` and ``regex``."""
+
+    def search(self, _string: str, /) -> Any: ...
+
+    def sub(self, _repl: Callable[[Any], str], _string: str, /) -> str: ...
+
+
 @dataclass(slots=True)
 class CompiledPattern:
     """A compiled pattern node: its regex object and its captures by name.
@@ -44,18 +54,19 @@ class CompiledPattern:
     :data:`TIME_BUDGET` seconds and a runtime error, not a stalled pipeline.
     """
 
-    regex: object  # a compiled re.Pattern or regex.Pattern
+    regex: Regex  # a compiled re.Pattern or regex.Pattern
     source: str  # the Python-syntax regex, for messages and dumps
     engine: str
     captures: dict[str, CaptureInfo]
     guarded: bool = False
 
     @property
-    def search(self):  # type: ignore[no-untyped-def] - a bound method of either engine
+    def search(self) -> Callable[[str], Any]:
         """The search function compiled programs call."""
         if self.guarded:
-            return functools.partial(self.regex.search, timeout=TIME_BUDGET)  # type: ignore[attr-defined]
-        return self.regex.search  # type: ignore[attr-defined]
+            search: Callable[..., Any] = self.regex.search  # the regex engine's: it takes a timeout
+            return functools.partial(search, timeout=TIME_BUDGET)
+        return self.regex.search
 
 
 def _join(node: ast.Pattern) -> tuple[str, list[tuple[int, Position]]]:

@@ -1,14 +1,22 @@
-"""Finding program files and compiling them all, with every error reported."""
+"""Finding program files and compiling them all, with every error reported.
+
+Finding imports nothing of the compiler: ``logmetrics --help`` lists the bundled
+programs from here and must stay quick; the compiler is imported when programs
+are loaded.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logmetrics.errors import CompileError, CompileErrors, LogmetricsError, Position
-from logmetrics.grok import PatternLibrary
 from logmetrics.resources import bundled_dir
-from logmetrics.runtime.program import Program
+
+if TYPE_CHECKING:
+    from logmetrics.grok import PatternLibrary
+    from logmetrics.runtime.program import Program
 
 PROGRAM_SUFFIX = ".mtail"
 
@@ -64,6 +72,8 @@ def find_program_files(paths: Sequence[Path]) -> list[Path]:
 
 def load_programs(paths: Sequence[Path], library: PatternLibrary, stamps: bool = False) -> list[Program]:
     """Compile every program; raises CompileErrors with all errors of all files."""
+    from logmetrics.runtime.program import Program
+
     programs: list[Program] = []
     errors: list[CompileError] = []
     names: dict[str, Path] = {}

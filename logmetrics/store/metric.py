@@ -105,6 +105,13 @@ class Metric:
 
         return observe
 
+    def delete(self, key: LabelValues) -> None:
+        """``del m[key]``: forget the label set now."""
+        self.values.pop(key, None)
+        self.stamps.pop(key, None)
+        self.expiry.pop(key, None)
+        self.updated.pop(key, None)
+
     def expire_after(self, key: LabelValues, seconds: float) -> None:
         """``del m[key] after seconds``: delete the label set once it is idle that long."""
         self.expiry[key] = seconds
@@ -114,10 +121,7 @@ class Metric:
         """Delete label sets idle past their expiry; returns how many were deleted."""
         gone = [k for k, after in list(self.expiry.items()) if now - self.updated.get(k, now) >= after]
         for key in gone:
-            self.values.pop(key, None)
-            self.stamps.pop(key, None)
-            self.expiry.pop(key, None)
-            self.updated.pop(key, None)
+            self.delete(key)
         return len(gone)
 
     def snapshot(self) -> list[tuple[LabelValues, Any]]:

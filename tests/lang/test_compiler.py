@@ -232,6 +232,25 @@ def test_metric_timestamps_from_strptime_when_asked():
     assert 'c_total{k="a"} 2.0\n' in render(Runtime([prog]).store)  # off by default
 
 
+def test_del_forgets_the_line_time_of_a_label_set_too():
+    from logmetrics.exposition.render import render
+    from logmetrics.runtime.engine import Runtime
+    from logmetrics.runtime.program import Program
+    from tests.helpers import library
+
+    prog = Program.compile(
+        "counter c by k\n"
+        '/^(?P<t>\\S+) set (?P<k>\\w+)/ {\n  strptime($t, "2006-01-02T15:04:05Z07:00")\n  c[$k]++\n}\n'
+        "/^del (?P<k>\\w+)/ {\n  del c[$k]\n}\n"
+        "/^count (?P<k>\\w+)/ {\n  c[$k]++\n}\n",
+        "t.mtail", library(), stamps=True,
+    )
+    prog.run(["2026-11-25T00:00:00Z set a", "del a", "count a"], "x")
+
+    # The series made again after del has no line time: it shows none, not the deleted one's.
+    assert 'c_total{k="a"} 1.0\n' in render(Runtime([prog]).store, timestamps=True)
+
+
 def test_del_after_expires_idle_label_sets():
     prog = run(
         "gauge sessions by id\n"
