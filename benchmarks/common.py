@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: Beside the repository, or beside a folder of worktrees that holds it.
+SHARED_DATA = next((folder / "shared" / "data" for folder in REPO.parents
+                    if (folder / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
 APACHE_LOG_GZ = SHARED_DATA / "apache" / "access_combined.log.gz"
 
 

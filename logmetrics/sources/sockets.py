@@ -68,8 +68,12 @@ def open_socket(address: SourceAddress, endpoint: Endpoint) -> Stream:
     except OSError as exc:
         raise SourceError(f"--logs {address.text}: cannot listen: {_reason(exc)}") from None
     if datagram:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DATAGRAM_BUFFER)
+        # SO_RCVBUF is capped by net.core.rmem_max; root (CAP_NET_ADMIN) may go past it.
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), DATAGRAM_BUFFER)
+        except OSError:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DATAGRAM_BUFFER)
         return DatagramSocket(sock, endpoint, address.path)
     return Listener(sock, endpoint, address.path)
 

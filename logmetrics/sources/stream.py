@@ -102,7 +102,7 @@ class Endpoint:
             except syslog.MalformedSyslog as exc:
                 self.malformed(str(exc), frame)
                 continue
-            if message.envelope != envelope:
+            if message.envelope is not envelope:  # shared per header (see syslog.parse)
                 if run and envelope is not None:
                     self._send(run, envelope)
                 run, envelope = [], message.envelope

@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from logmetrics.sources.envelope import NO_ENVELOPE as _NO_HEADER
 from logmetrics.sources.envelope import Envelope
 
 _PRI = re.compile(r"<(\d{1,3})>")
@@ -54,12 +55,22 @@ def parse(frame: str) -> Message:
     return _rfc3164(rest)
 
 
+_ENVELOPES: dict[str, Envelope] = {}
+
+
 def _rfc3164(rest: str) -> Message:
     header = _RFC3164.match(rest)
     if header is None:  # RFC 3164 4.3.3: no recognisable header, the rest is the message
-        return Message(rest, Envelope())
-    envelope = Envelope(tag=header.group("tag") or "", hostname=header.group("host") or "",
-                        time=_time(header.group("ts")))
+        return Message(rest, _NO_HEADER)
+    # A sender repeats its header for every message of the same second: one envelope for all.
+    key = header.group()
+    envelope = _ENVELOPES.get(key)
+    if envelope is None:
+        if len(_ENVELOPES) > 1024:
+            _ENVELOPES.clear()
+        envelope = _ENVELOPES[key] = Envelope(tag=header.group("tag") or "",
+                                              hostname=header.group("host") or "",
+                                              time=_time(header.group("ts")))
     return Message(rest[header.end():], envelope)
 
 
