@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a log file or a glob (quote it: logmetrics expands it, ** included), "
                           "repeatable; files that appear later are picked up. PROGRAM=GLOB: only that "
                           "program reads these files, and reads no others (loaded if it is a bundled "
-                          "program), e.g. apache_error=/var/log/apache2/error.log")
+                          "program), e.g. apache_error=/var/log/apache2/error.log. Also: - (stdin), "
+                          "unix:///PATH, unixgram:///PATH, tcp://HOST:PORT, udp://HOST:PORT, "
+                          "syslog+udp://HOST:PORT?tag=TAG (and syslog+tcp, +unix, +unixgram), "
+                          "cri:///GLOB, docker:///GLOB (see docs/sources.md)")
     run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                      help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
                           "interface; 'none' serves nothing, with --textfile)")

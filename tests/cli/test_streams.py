@@ -7,15 +7,19 @@ Everything listens on 127.0.0.1 or on unix sockets in the test's folder.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import socket
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.cli.test_daemon import SCRIPT, Daemon, counting_progs, free_port, wait_for
+from tests.helpers import REPO
 
 ENVELOPE = (
     "counter syslog_lines_total by tag, host\ngauge syslog_time_max\n"
@@ -221,4 +225,36 @@ def test_a_thousand_idle_connections_and_a_sender_without_newlines(tmp_path):
     finally:
         for c in clients:
             c.close()
+        assert daemon.stop() == 0
+
+
+def test_the_daemonset_example_counts_requests_per_pod(tmp_path):
+    """examples/daemonset.yaml's arguments and program, on CRI files of two pods (paths moved to tmp)."""
+    config, daemonset = yaml.safe_load_all((REPO / "examples" / "daemonset.yaml").read_text())
+    progs = tmp_path / "programs"
+    progs.mkdir()
+    for name, text in config["data"].items():
+        (progs / name).write_text(text)
+    args = daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
+    pods = tmp_path / "var/log/pods"
+    raw = (REPO / "examples" / "nginx_access.log").read_text().splitlines()
+    errors = (REPO / "examples" / "nginx_error.log").read_text().splitlines()[:3]
+    for pod in ("web-1", "web-2"):
+        folder = pods / f"shop_{pod}_0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b" / "nginx"
+        folder.mkdir(parents=True)
+        lines = [f"2026-11-28T10:00:00.{i:09d}Z stdout F {line}" for i, line in enumerate(raw)]
+        lines += [f"2026-11-28T10:00:01.000000000Z stderr F {line}" for line in errors]
+        (folder / "0.log").write_text("\n".join(lines) + "\n")
+    logs = [a.split("=", 1)[1].replace("/var/log/pods", str(pods)) for a in args if a.startswith("--logs=")]
+    daemon = Daemon(tmp_path, progs, logs[0], "--from", "beginning")
+    try:
+        statuses = Counter(re.search(r'" (\d{3}) ', line).group(1) for line in raw)
+        key = "nginx_pod_http_requests_total{{container=nginx,namespace=shop,pod={pod},status={status}}}"
+        for pod in ("web-1", "web-2"):
+            for status, count in statuses.items():
+                series = key.format(pod=pod, status=status)
+                assert wait_for(lambda k=series, n=count: daemon.samples().get(k) == n), (pod, status)
+            other = f"nginx_pod_log_lines_other_total{{container=nginx,namespace=shop,pod={pod}}}"
+            assert daemon.samples()[other] == len(errors)
+    finally:
         assert daemon.stop() == 0
