@@ -153,6 +153,8 @@ class Daemon:
     work: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: More options for logmetrics (e.g. ``--no-checkpoint``).
+    extra: tuple[str, ...] = ()
 
     def start(self) -> float:
         """Start it; returns the seconds until /metrics first answered."""
@@ -172,6 +174,7 @@ class Daemon:
                 # mtail caps no metric; 100,000 paths must not meet logmetrics' default cap.
                 "--max-label-sets",
                 "1000000",
+                *self.extra,
             )
         else:
             argv = [
@@ -241,11 +244,11 @@ class Figures:
 
 
 def follow_once(
-    kind: str, program: str, rate: int, seconds: float, mode: str, paths: int
+    kind: str, program: str, rate: int, seconds: float, mode: str, paths: int, extra: tuple[str, ...] = ()
 ) -> tuple[float, float, float]:
     """One run: CPU % of a core while the writer writes, RSS at the end, latency of one more line."""
     work, progs, log = workspace(program)
-    daemon = Daemon(kind, progs, log, work)
+    daemon = Daemon(kind, progs, log, work, extra=extra)
     try:
         daemon.start()
         time.sleep(0.5)  # past start-up

@@ -453,7 +453,11 @@ class Checkpoint:
                 return
             while self._queue:
                 started = time.monotonic()
-                self._write(self._queue.pop())
+                try:
+                    self._write(self._queue.pop())
+                except Exception:  # a bug must not stop every later save: say so, try again later
+                    log.exception("the checkpoint writer failed")
+                    self.ok, self._compact = False, True
                 self._next = started + max(MIN_INTERVAL, BUSY_FACTOR * (time.monotonic() - started))
                 self._idle.set()
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logmetrics import __version__
+from logmetrics.pathnames import display
 from logmetrics.runtime.activity import FileActivity
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import LoadCounts
@@ -112,12 +113,13 @@ def _file_part(inputs: StatusInputs) -> tuple[list[dict[str, Any]], dict[str, fl
     files = []
     counts: dict[str, float] = {}
     for path, stats in inputs.file_stats().items():
+        shown = display(path)  # a page is UTF-8: bytes that are not are shown as \xNN
         files.append({
-            "path": path, "size": stats.size, "position": max(0, stats.size - stats.lag), "lag": stats.lag,
+            "path": shown, "size": stats.size, "position": max(0, stats.size - stats.lag), "lag": stats.lag,
             "lines": stats.lines, "bytes": stats.bytes, "rotations": stats.rotations,
             "errors": stats.errors, "last_read": last_read.get(path),
         })
-        counts[f"file:{path}"] = stats.lines
+        counts[f"file:{shown}"] = stats.lines
     return files, counts
 
 

@@ -42,6 +42,7 @@ def test_a_file_name_that_is_not_utf8_is_followed_counted_and_resumed(tmp_path):
         assert samples[f"logmetrics_log_lines_total{{file={shown}}}"] == 2.0
         assert samples[f"lines_by_file_total{{file={shown}}}"] == 2.0
         assert f"following {shown}" in daemon.log()
+        assert "\\xff.log" in daemon.get("/") and "\\xff.log" in daemon.get("/status.json")  # the pages
     finally:
         code, text = stop(daemon)
     assert code == 0 and "values and positions saved" in text and "Traceback" not in text
@@ -195,3 +196,24 @@ def test_a_final_save_that_fails_is_not_called_saved(tmp_path):
     code, text = stop(daemon)
     assert code != 0
     assert "NOT saved" in text and "positions saved" not in text.replace("NOT saved", "")
+
+
+def test_many_files_share_one_position_store(tmp_path):
+    progs, logs, _ = layout(tmp_path)
+    for i in range(300):
+        (logs / f"app{i}.log").write_text(f"line {i}\n", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 300.0, timeout=60), daemon.log()
+    finally:
+        code, _text = stop(daemon)
+    assert code == 0
+    state = tmp_path / "state"
+    assert sorted(p.name for p in state.iterdir()) == ["checkpoint.journal.jsonl", "checkpoint.jsonl", "lock"]
+    positions = {}
+    for raw in ((state / "checkpoint.jsonl").read_bytes() + (state / "checkpoint.journal.jsonl").read_bytes()
+                ).splitlines():
+        op = json.loads(raw)
+        if op[0] == "pos":
+            positions.update(op[1])
+    assert len(positions) == 300
