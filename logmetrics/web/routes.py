@@ -98,9 +98,9 @@ class StatusPages:
             return answer(render_mtail_json(self.inputs.runtime.store), JSON)
         if path not in ("/", "/inspect", "/status.json"):
             return None
-        snap = take_snapshot(self.inputs, self.rates)
+        snap = take_snapshot(self.inputs, self.rates, files=path != "/inspect")
         if path == "/status.json":
-            return answer(json.dumps(snap, indent=1) + "\n", JSON)
+            return answer(json.dumps(snap, separators=(",", ":")) + "\n", JSON)
         text = wants_text(environ, query)
         if path == "/":
             files_q, show_all = query.get("q", ""), query.get("files") == "all"

@@ -55,13 +55,15 @@ class RateTracker:
         self._samples: collections.deque[tuple[float, dict[str, float]]] = collections.deque()
         self._lock = threading.Lock()
 
-    def rates(self, now: float, counts: dict[str, float], uptime: float) -> dict[str, float]:
-        """Per-second rates of ``counts`` over the last minute (keys as given)."""
+    def rates(self, now: float, counts: dict[str, float], uptime: float,
+              keep: bool = True) -> dict[str, float]:
+        """Per-second rates of ``counts`` over the last minute (keys as given); ``keep`` records
+        ``counts`` for later rates (only complete pictures are kept)."""
         with self._lock:
             while self._samples and now - self._samples[0][0] > RATE_WINDOW:
                 self._samples.popleft()
             base_time, base = self._samples[0] if self._samples else (now - uptime, {})
-            if not self._samples or now - self._samples[-1][0] >= RATE_SAMPLE_EVERY:
+            if keep and (not self._samples or now - self._samples[-1][0] >= RATE_SAMPLE_EVERY):
                 self._samples.append((now, counts))
         seconds = now - base_time
         out = {}
@@ -143,22 +145,25 @@ def _metric_part(inputs: StatusInputs) -> list[dict[str, Any]]:
     return out
 
 
-def take_snapshot(inputs: StatusInputs, tracker: RateTracker) -> dict[str, Any]:
-    """The daemon as the pages show it, with rates; see the module docstring."""
+def take_snapshot(inputs: StatusInputs, tracker: RateTracker, files: bool = True) -> dict[str, Any]:
+    """The daemon as the pages show it, with rates; see the module docstring.
+
+    ``files=False`` leaves out the files and streams (the inspector does not show them, and with
+    thousands of files they are most of the work)."""
     now_wall, now = time.time(), time.monotonic()
     uptime = max(0.0, now_wall - inputs.started)
     programs, counts = _program_part(inputs, now_wall)
-    files, file_counts = _file_part(inputs)
+    file_list, file_counts = _file_part(inputs) if files else ([], {})
     counts.update(file_counts)
     counts["lines"] = inputs.runtime.lines_read
-    rates = tracker.rates(now, counts, uptime)
+    rates = tracker.rates(now, counts, uptime, keep=files)
     for program in programs:
         program["seen_rate"] = rates.get(f"seen:{program['name']}", 0.0)
         program["matched_rate"] = rates.get(f"matched:{program['name']}", 0.0)
-    for entry in files:
+    for entry in file_list:
         entry["lines_rate"] = rates.get(f"file:{entry['path']}", 0.0)
     metrics = _metric_part(inputs)
-    streams = _stream_part(inputs, inputs.activity.last_read())
+    streams = _stream_part(inputs, inputs.activity.last_read()) if files else []
     return {
         "version": __version__,
         "python": platform.python_version(),
@@ -170,15 +175,15 @@ def take_snapshot(inputs: StatusInputs, tracker: RateTracker) -> dict[str, Any]:
         "lines_rate": rates["lines"],
         "keep_unmatched": inputs.activity.keep_unmatched,
         "programs": programs,
-        "files": files,
+        "files": file_list,
         "streams": streams,
         "metrics": metrics,
         "totals": {
             "programs": sum(1 for p in programs if p["running"]),
             "failing": sum(1 for p in programs if p["load_error"]),
-            "files": len(files),
-            "lagging": sum(1 for f in files if f["lag"] > 0),
-            "read_errors": sum(f["errors"] for f in files),
+            "files": len(file_list),
+            "lagging": sum(1 for f in file_list if f["lag"] > 0),
+            "read_errors": sum(f["errors"] for f in file_list),
             "runtime_errors": sum(p["runtime_errors"] for p in programs),
             "refused": sum(m["refused"] for m in metrics),
         },

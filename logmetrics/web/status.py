@@ -9,6 +9,7 @@ for all; a filter narrows them by path.
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from logmetrics.web.html import ago, count, duration, esc, meter, page, rate, size, stamp
@@ -26,8 +27,9 @@ def select_files(files: list[dict[str, Any]], query: str, show_all: bool) -> tup
     """The files to list (filtered by ``query``, worst first) and how many matched the filter."""
     if query:
         files = [f for f in files if query in f["path"]]
-    files = sorted(files, key=_file_order)
-    return (files if show_all else files[:FILES_SHOWN]), len(files)
+    if show_all:
+        return sorted(files, key=_file_order), len(files)
+    return heapq.nsmallest(FILES_SHOWN, files, key=_file_order), len(files)
 
 
 def _tile(label: str, value: str, note: str = "", warn: bool = False, ident: str = "") -> str:
