@@ -15,7 +15,10 @@ def run_daemon(args: argparse.Namespace) -> int:
     """Start the daemon with ``args``; returns its exit status when it stops."""
     handler = logging.StreamHandler()
     handler.setFormatter(DisplayFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
+    # --log-level is logmetrics' own: the libraries' debug output (watchdog logs every inotify
+    # event) would feed on itself when stderr goes to a file in a watched folder.
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("logmetrics").setLevel(getattr(logging, args.log_level.upper()))
     specs = [LogSpec.parse(spec) for spec in args.logs]
     options = DaemonOptions(
         logs=specs,

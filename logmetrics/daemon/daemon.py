@@ -44,6 +44,9 @@ log = logging.getLogger("logmetrics")
 COMMIT_INTERVAL = 1.0
 #: ``del ... after`` expiry runs this often.
 EXPIRY_INTERVAL = 60.0
+#: A changed program file is reloaded once it has been quiet this long: an editor or a
+#: ``write_text`` truncates first and writes after, and the empty file in between compiles.
+RELOAD_SETTLE = 0.2
 
 
 @dataclass
@@ -83,7 +86,8 @@ class Daemon:
     def __init__(self, options: DaemonOptions) -> None:
         self.options = options
         self.signals = SignalFlags()
-        self.reload_requested = False  # set by the program watcher's thread; a plain flag
+        #: When the program watcher's thread last saw a change (monotonic; 0: none pending).
+        self.reload_after = 0.0
         library = PatternLibrary.load(options.patterns)
         self.program_paths = options.program_paths
         self.runtime = Runtime([], max_label_sets=options.max_label_sets, router=LogRouter(options.logs))
@@ -134,9 +138,8 @@ class Daemon:
         return registry
 
     def request_reload(self) -> None:
-        """Reload the programs at the next turn of the main loop (from any thread)."""
-        self.reload_requested = True
-        self.follower.wake()
+        """Reload the programs once their files have been quiet for RELOAD_SETTLE (from any thread)."""
+        self.reload_after = time.monotonic() + RELOAD_SETTLE  # a plain assignment: no lock needed
 
     def request_stop(self) -> None:
         """Stop after the batch in hand (from any thread), as SIGTERM does."""
@@ -156,8 +159,9 @@ class Daemon:
         by_signal = self.signals.take_reload()
         if by_signal:
             log.info("received SIGHUP: reloading programs")
-        if by_signal or self.reload_requested:
-            self.reload_requested = False
+        settled = self.reload_after and time.monotonic() >= self.reload_after
+        if by_signal or settled:
+            self.reload_after = 0.0
             self.reloader.reload()
 
     def run(self) -> int:
@@ -195,7 +199,8 @@ class Daemon:
                     last_expiry = now
                 self._reload_if_asked()
                 if not batches and not self.follower.behind and self.signals.stop_signal is None:
-                    self.follower.wait(0.25)
+                    self.follower.wait(0.25 if not self.reload_after
+                                       else max(0.0, min(0.25, self.reload_after - time.monotonic())))
             stopped_by = self.signals.stop_signal
             log.info("%s: stopping", "end of standard input" if stopped_by is None
                      else f"received {signal.Signals(stopped_by).name}")

@@ -69,6 +69,10 @@ class Daemon:
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
 
+    def events(self, last: int = 12) -> str:
+        """The daemon's last log lines other than request logs: what to show when a test fails."""
+        return "\n".join([line for line in self.log().splitlines() if '"GET ' not in line][-last:])
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout=20)
@@ -191,7 +195,7 @@ def test_self_metrics_pages_and_openmetrics(tmp_path):
     log.write_text("line 1\nline 2\nnot a line\n", encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0)
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.events()
         samples = daemon.samples()
         assert samples[f"logmetrics_log_lines_total{{file={log}}}"] == 3
         assert samples["logmetrics_program_lines_matched_total{prog=count.mtail}"] == 2
@@ -221,7 +225,7 @@ def test_reload_on_change_keeps_values_and_survives_a_broken_program(tmp_path):
     try:
         with open(log, "a") as f:
             f.write("line 1\nline 2\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0)
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.events()
 
         # A changed program: lines_total is declared the same, so it keeps its value.
         changed = COUNTING + "counter other_total\n/^other/ {\n  other_total++\n}\n"
@@ -237,7 +241,7 @@ def test_reload_on_change_keeps_values_and_survives_a_broken_program(tmp_path):
         assert wait_for(lambda: daemon.samples().get(FAILING) == 1.0)
         with open(log, "a") as f:
             f.write("line 4\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 4.0)
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 4.0), daemon.events()
 
         # Fixed again, reloaded by SIGHUP as well.
         program.write_text(COUNTING, encoding="utf-8")
@@ -344,5 +348,48 @@ def test_bad_input_is_counted_and_skipped_never_fatal(tmp_path):
         with open(f"/proc/{daemon.proc.pid}/status") as status:
             peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
         assert peak_kb < 200 * 1024, "memory must stay bounded by the read size, not the line"
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_debug_log_in_a_watched_folder_does_not_feed_on_itself(tmp_path):
+    """--log-level debug is logmetrics' own: with stderr written into the followed folder, the
+    daemon's idle log stays quiet (a library logging each inotify event would log its own writes)."""
+    progs = counting_progs(tmp_path)
+    log = tmp_path / "a.log"
+    log.write_text("", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(tmp_path / "*.log"))
+    try:
+        with open(log, "a") as f:
+            f.write("line 1\n")
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+        time.sleep(1.0)
+        before = len(daemon.log())
+        time.sleep(2.0)
+        grown = daemon.log()[before:]
+        assert len(grown) < 2000, grown[:2000]
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_program_file_caught_mid_write_is_not_loaded(tmp_path):
+    """An editor truncates a program, then writes it: the empty file in between is never loaded
+    (it would compile, and replace the running program with one that counts nothing)."""
+    progs = counting_progs(tmp_path)
+    program = progs / "count.mtail"
+    log = tmp_path / "a.log"
+    log.write_text("", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log))
+    try:
+        for _ in range(3):
+            with open(program, "w", encoding="utf-8") as f:
+                f.flush()
+                time.sleep(0.05)
+                f.write(COUNTING + "# edited\n")
+            time.sleep(0.5)
+        with open(log, "a") as f:
+            f.write("line 1\n")
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0), daemon.events()
+        assert "(0 metrics)" not in daemon.log()
     finally:
         assert daemon.stop() == 0
