@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -69,7 +68,7 @@ from typing import Any
 from logmetrics.atomicfile import atomic_writer, fsync_dir
 from logmetrics.runtime.engine import Runtime
 from logmetrics.sources.positions import LegacyOffsets, Position, position_from_json, position_to_json
-from logmetrics.store import Kind, Metric
+from logmetrics.store import Kind
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +88,6 @@ MetricKey = tuple[str, str]  # (program, metric)
 Values = dict[tuple[str, ...], Any]
 
 
-def _signature(metric: Metric) -> list[Any]:
-    """What must be unchanged for saved values to be restored into ``metric``."""
-    return [metric.export_name, metric.kind.value, list(metric.labels), list(metric.buckets)]
-
-
 @dataclass
 class Capture:
     """Values and positions of one moment, taken on the main loop."""
@@ -111,7 +105,7 @@ def capture(runtime: Runtime | None, positions: dict[str, Position]) -> Capture:
                 values = {k: list(v) for k, v in list(metric.values.items())}
             else:
                 values = metric.values.copy()
-            metrics[program.name, name] = (_signature(metric), values)
+            metrics[program.name, name] = (metric.signature, values)
     return Capture(metrics, dict(positions))
 
 
@@ -295,35 +289,15 @@ def read(state_dir: Path) -> Saved:
     return saved
 
 
-def _valid(metric: Metric, value: Any) -> bool:
-    """Whether ``value`` is something ``metric`` can hold (a scrape must never fail on it)."""
-    def number(x: Any) -> bool:
-        return isinstance(x, int | float) and not isinstance(x, bool)
-
-    if metric.kind is Kind.TEXT:
-        return isinstance(value, str)
-    if metric.kind is Kind.HISTOGRAM:
-        return (isinstance(value, list) and len(value) == len(metric.buckets) + 2
-                and all(number(x) and math.isfinite(x) for x in value) and min(value[:-1]) >= 0)
-    if metric.kind is Kind.COUNTER:
-        return number(value) and math.isfinite(value)
-    return number(value)
-
-
 def restore(runtime: Runtime, saved: Saved) -> int:
     """Load saved values into unchanged metrics; returns how many metrics were restored."""
     restored = dropped = 0
     for program in runtime.programs:
         for name, metric in program.metrics.items():
             entry = saved.metrics.get((program.name, name))
-            if entry is None or entry[0] != _signature(metric):
+            if entry is None or entry[0] != metric.signature:
                 continue
-            metric.values.clear()
-            for labels, value in entry[1].items():
-                if len(labels) == len(metric.labels) and _valid(metric, value):
-                    metric.values[labels] = value
-                else:
-                    dropped += 1
+            dropped += metric.carry_over(entry[1])
             restored += 1
     if dropped:
         log.warning("checkpoint: dropped %d saved values that their metric cannot hold", dropped)

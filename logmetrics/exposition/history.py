@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from logmetrics.exposition.text import PROG_LABEL, _sample_lines, safe_name
+from logmetrics.exposition.families import base_name, exported, help_text, joins, label_names, type_name
+from logmetrics.exposition.text import safe_name, sample_lines
 from logmetrics.store import Kind, Metric, MetricStore
 
 
@@ -32,6 +33,7 @@ class _Values:
     """A stand-in for a metric holding given values (only what the text writer reads)."""
 
     kind: Kind
+    export_name: str
     buckets: tuple[float, ...]
     values: list[tuple[tuple[str, ...], Any]]
     stamps: dict[tuple[str, ...], float] = field(default_factory=dict)
@@ -43,7 +45,6 @@ class _Values:
 @dataclass
 class _Family:
     name: str  # the OpenMetrics family name (a counter's without "_total")
-    sample_name: str  # what the text writer is given
     first: Metric
     metrics: list[Metric]
     labels: list[str]
@@ -73,11 +74,10 @@ class HistoryWriter:
         key = metric.export_name
         family = self.families.get(key)
         if family is None:
-            name = key.removesuffix("_total") if metric.kind is Kind.COUNTER else key
-            labels = [*metric.labels, *([PROG_LABEL] if self.prog_label else []), *self.extra]
+            labels = [*label_names(metric, self.prog_label), *self.extra]
             file = (self.scratch / f"{len(self.families)}.txt").open("w", encoding="utf-8")
-            family = self.families[key] = _Family(name, name, metric, [], labels, file)
-        elif family.first.kind is not metric.kind or family.first.labels != metric.labels:
+            family = self.families[key] = _Family(base_name(metric), metric, [], labels, file)
+        elif not joins(family.first, metric):
             return None  # reported at load time; the first declaration wins
         if metric not in family.metrics:
             family.metrics.append(metric)
@@ -88,7 +88,7 @@ class HistoryWriter:
         stamp = f" {_seconds(when)}\n"
         before = None if self.previous is None else f" {_seconds(self.previous)}\n"
         for metric in self.store:
-            if metric.hidden or metric.kind is Kind.TEXT:
+            if not exported(metric):
                 continue
             family = self._family(metric)
             if family is None:
@@ -99,14 +99,13 @@ class HistoryWriter:
             if cached is not None and cached[0] == values:
                 lines = cached[1]
             else:
-                lines = list(_sample_lines(metric, family.sample_name, family.labels, extra, False))
+                lines = list(sample_lines(metric, family.labels, extra, False))
                 if before is not None and metric.kind in (Kind.COUNTER, Kind.HISTOGRAM):
                     seen = cached[0] if cached is not None else {}
                     new = [(k, _zero(metric)) for k in values if k not in seen]
                     if new:
-                        zero = _Values(metric.kind, metric.buckets, sorted(new))
-                        zeros = _sample_lines(zero, family.sample_name, family.labels,  # type: ignore[arg-type]
-                                              extra, False)
+                        zero = _Values(metric.kind, metric.export_name, metric.buckets, sorted(new))
+                        zeros = sample_lines(zero, family.labels, extra, False)  # type: ignore[arg-type]
                         family.file.writelines(line[:-1] + before for line in zeros)
                 family.last[id(metric)] = (values, lines)
             family.file.writelines(line[:-1] + stamp for line in lines)
@@ -121,11 +120,9 @@ class HistoryWriter:
                 for family in self.families.values():
                     family.file.close()
                     metric = family.first
-                    kind = "gauge" if metric.kind in (Kind.GAUGE, Kind.TIMER) else metric.kind.value
                     name = safe_name(family.name)
-                    out.write(f"# TYPE {name} {kind}\n")
-                    doc = f"{metric.kind.value} {metric.name} defined in {metric.program}"
-                    out.write(f"# HELP {name} {doc}\n")
+                    out.write(f"# TYPE {name} {type_name(metric)}\n")
+                    out.write(f"# HELP {name} {help_text(metric)}\n")
                     with (self.scratch / Path(family.file.name).name).open(encoding="utf-8") as part:
                         shutil.copyfileobj(part, out)
                 out.write("# EOF\n")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from logmetrics.defaults import FORMATS
+from logmetrics.exposition.families import PROG_LABEL, cumulative
 from logmetrics.exposition.text import render_text
 from logmetrics.store import Kind, MetricStore
 
@@ -40,7 +42,11 @@ def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False
 
 
 def render_json(store: MetricStore, prog_label: bool = False) -> str:
-    """A JSON list of metrics, one object per metric with its label sets and values."""
+    """A JSON list of metrics, one object per metric with its label sets and values.
+
+    Unlike the Prometheus formats it shows every metric that is not hidden, text
+    metrics and clashing declarations included: it is for people reading a dry-run.
+    """
     out: list[dict[str, Any]] = []
     for metric in store:
         if metric.hidden:
@@ -49,17 +55,17 @@ def render_json(store: MetricStore, prog_label: bool = False) -> str:
         for key, value in sorted(metric.snapshot()):
             labels = dict(zip(metric.labels, key, strict=True))
             if prog_label:
-                labels["prog"] = metric.program
+                labels[PROG_LABEL] = metric.program
             if metric.kind is Kind.HISTOGRAM:
-                bounds = [*metric.buckets, "+Inf"]
-                running, buckets = 0, {}
-                for le, count in zip(bounds, value, strict=False):
-                    running += count
-                    buckets[str(le)] = running
-                series.append({"labels": labels, "buckets": buckets, "sum": value[-1],
-                               "count": running})
+                buckets = cumulative(metric.buckets, value)
+                series.append({"labels": labels, "buckets": {_json_bound(b): c for b, c in buckets},
+                               "sum": value[-1], "count": buckets[-1][1]})
             else:
                 series.append({"labels": labels, "value": value})
         out.append({"name": metric.export_name, "kind": metric.kind.value,
                     "program": metric.program, "series": series})
     return json.dumps(out, indent=2, sort_keys=False) + "\n"
+
+
+def _json_bound(bound: float) -> str:
+    return "+Inf" if bound == math.inf else str(bound)

@@ -7,7 +7,8 @@ ssl and wsgiref, about 40 ms of a dry-run's start-up, which on a 345,562-line
 log is 4% of the whole run. This module writes the same bytes that
 ``prometheus_client.generate_latest`` writes for :class:`StoreCollector`
 (a test holds the two equal on generated stores), with no import beyond the
-store.
+store; which metrics, families, help texts and buckets are written is decided
+in :mod:`.families`, for every writer.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 
+from logmetrics.exposition.families import cumulative, families, help_text, sample_name, type_name
 from logmetrics.store import Kind, Metric, MetricStore
-
-PROG_LABEL = "prog"
 
 
 def go_float(value: float) -> str:
@@ -106,53 +106,34 @@ def _stamp(stamps: dict, key: tuple[str, ...]) -> str:
     return "" if stamp is None else f" {int(float(stamp) * 1000):d}"
 
 
-def _family_lines(metric: Metric, name: str) -> Iterator[str]:
-    kind = "gauge" if metric.kind in (Kind.GAUGE, Kind.TIMER) else metric.kind.value
-    doc = _escape_help(f"{metric.kind.value} {metric.name} defined in {metric.program}")
-    yield f"# HELP {safe_name(name)} {doc}\n"
-    yield f"# TYPE {safe_name(name)} {kind}\n"
+def _family_lines(metric: Metric) -> str:
+    name = safe_name(sample_name(metric))
+    return f"# HELP {name} {_escape_help(help_text(metric))}\n# TYPE {name} {type_name(metric)}\n"
 
 
-def _sample_lines(metric: Metric, name: str, labels: list[str], extra: list[str],
-                  timestamps: bool) -> Iterator[str]:
+def sample_lines(metric: Metric, labels: list[str], extra: list[str], timestamps: bool) -> Iterator[str]:
+    """The sample lines of one metric, ``labels`` naming its label values then ``extra``."""
     stamps = dict(metric.stamps) if timestamps else {}
-    name = safe_name(name)
+    name = safe_name(sample_name(metric))
     if metric.kind is Kind.HISTOGRAM:
-        bounds = [*(go_label_float(b) for b in metric.buckets), "+Inf"]
         for key, value in sorted(metric.snapshot()):
             values = [*key, *extra]
             stamp = _stamp(stamps, key)
-            running = 0
-            for le, count in zip(bounds, value, strict=False):
-                running += count
-                yield f"{name}_bucket{_labels([*labels, 'le'], [*values, le])} {go_float(running)}{stamp}\n"
-            yield f"{name}_count{_labels(labels, values)} {go_float(running)}{stamp}\n"
+            for bound, count in cumulative(metric.buckets, value):
+                le = go_label_float(bound)
+                yield f"{name}_bucket{_labels([*labels, 'le'], [*values, le])} {go_float(count)}{stamp}\n"
+            yield f"{name}_count{_labels(labels, values)} {go_float(count)}{stamp}\n"
             yield f"{name}_sum{_labels(labels, values)} {go_float(value[-1])}{stamp}\n"
         return
-    suffix = "_total" if metric.kind is Kind.COUNTER else ""
     for key, value in sorted(metric.snapshot()):
-        yield f"{name}{suffix}{_labels(labels, [*key, *extra])} {go_float(value)}{_stamp(stamps, key)}\n"
+        yield f"{name}{_labels(labels, [*key, *extra])} {go_float(value)}{_stamp(stamps, key)}\n"
 
 
 def render_text(store: MetricStore, prog_label: bool = False, timestamps: bool = False) -> str:
     """The store's exported metrics in the Prometheus text format."""
-    families: dict[str, tuple[Metric, list[str], list[str]]] = {}
-    order: list[str] = []
-    for metric in store:
-        if metric.hidden or metric.kind is Kind.TEXT:
-            continue
-        key = metric.export_name
-        # A counter's family drops "_total" and its samples add it back, as client_python does.
-        name = key.removesuffix("_total") if metric.kind is Kind.COUNTER else key
-        labels = [*metric.labels, *([PROG_LABEL] if prog_label else [])]
-        found = families.get(key)
-        if found is None:
-            title = name + "_total" if metric.kind is Kind.COUNTER else name
-            families[key] = (metric, ["".join(_family_lines(metric, title))], labels)
-            order.append(key)
-        elif found[0].kind is not metric.kind or found[0].labels != metric.labels:
-            continue  # reported at load time; the first declaration wins
-        _first, parts, labels = families[key]
-        extra = [metric.program] if prog_label else []
-        parts.extend(_sample_lines(metric, name, labels, extra, timestamps))
-    return "".join("".join(families[name][1]) for name in order)
+    parts: list[str] = []
+    for family in families(store, prog_label):
+        parts.append(_family_lines(family.first))
+        for metric in family.metrics:
+            parts.extend(sample_lines(metric, family.labels, family.extra_values(metric), timestamps))
+    return "".join(parts)

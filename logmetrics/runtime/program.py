@@ -96,7 +96,4 @@ class Program:
         for name, metric in self.metrics.items():
             before = old.metrics.get(name)
             if before is not None and before.signature == metric.signature:
-                metric.values.clear()
-                metric.values.update(before.values)
-                metric.expiry.update(before.expiry)
-                metric.updated.update(before.updated)
+                metric.carry_over(before.values, before.expiry, before.updated)

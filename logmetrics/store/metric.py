@@ -13,9 +13,10 @@ not cumulative, then the sum of observed values.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,9 +66,43 @@ class Metric:
             self.values[()] = 0
 
     @property
-    def signature(self) -> tuple[Any, ...]:
-        """What must stay equal for a reloaded program to keep this metric's values."""
-        return (self.export_name, self.kind, self.labels, self.buckets, self.hidden)
+    def signature(self) -> list[Any]:
+        """What must be unchanged for values held before to be kept: by a reloaded program
+        (``Program.adopt``) and after a restart (the daemon's checkpoint, which stores it:
+        plain JSON values)."""
+        return [self.export_name, self.kind.value, list(self.labels), list(self.buckets)]
+
+    def holds(self, key: Any, value: Any) -> bool:
+        """Whether ``value`` under ``key`` is something this metric can hold (a scrape must
+        never fail on a value read back from a file)."""
+        if not (isinstance(key, tuple) and len(key) == len(self.labels)
+                and all(isinstance(k, str) for k in key)):
+            return False
+        if self.kind is Kind.TEXT:
+            return isinstance(value, str)
+        if self.kind is Kind.HISTOGRAM:
+            return (isinstance(value, list) and len(value) == len(self.buckets) + 2
+                    and all(_number(x) and math.isfinite(x) for x in value) and min(value[:-1]) >= 0)
+        if self.kind is Kind.COUNTER:
+            return _number(value) and math.isfinite(value)
+        return _number(value)
+
+    def carry_over(self, values: Mapping[LabelValues, Any], expiry: Mapping[LabelValues, float] | None = None,
+                   updated: Mapping[LabelValues, float] | None = None) -> int:
+        """Take the values (and ``del ... after`` clocks) of this metric's earlier life, whose
+        :attr:`signature` was the same; returns how many values were dropped as unfit."""
+        self.values.clear()
+        dropped = 0
+        for key, value in values.items():
+            if self.holds(key, value):
+                self.values[key] = list(value) if self.kind is Kind.HISTOGRAM else value
+            else:
+                dropped += 1
+        for key, seconds in (expiry or {}).items():
+            if key in self.values:
+                self.expiry[key] = seconds
+                self.updated[key] = (updated or {}).get(key, time.time())
+        return dropped
 
     def admit(self, key: LabelValues) -> bool:
         """Make room for a new label set; False if the guard refuses it (and counts that)."""
@@ -130,3 +165,7 @@ class Metric:
         if self.kind is Kind.HISTOGRAM:
             return [(k, list(v)) for k, v in items]
         return items
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
