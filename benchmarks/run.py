@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_dryrun.py", "bench_read_path.py", "bench_scrape_load.py", "bench_status_page.py"]
+BENCHMARKS = ["bench_dryrun.py", "bench_read_path.py", "bench_scrape_load.py", "bench_status_page.py",
+              "bench_backfill.py"]
 
 
 def main() -> int:

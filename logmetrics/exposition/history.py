@@ -7,7 +7,7 @@ joins them under their ``# TYPE``/``# HELP`` lines and ends with ``# EOF``.
 
 Sample lines are those of the Prometheus text writer (:mod:`.text`): the same
 names, labels and values as ``/metrics`` serves, with the snapshot's time in
-seconds added. A metric whose values did not change since the last snapshot
+seconds added. A label set whose value did not change since the last snapshot
 reuses its lines. A counter or histogram label set seen for the first time
 is also written at 0 one step before, so that ``increase()`` and ``rate()``
 count the line that created it (Prometheus cannot know a series' first
@@ -49,7 +49,8 @@ class _Family:
     metrics: list[Metric]
     labels: list[str]
     file: IO[str]
-    last: dict[int, tuple[dict, list[str]]] = field(default_factory=dict)
+    #: Per metric (by id), per label set: its last value and its sample lines without a time.
+    last: dict[int, dict[tuple[str, ...], tuple[Any, list[str]]]] = field(default_factory=dict)
 
 
 def _zero(metric: Metric) -> Any:
@@ -94,22 +95,27 @@ class HistoryWriter:
             if family is None:
                 continue
             extra = [*([metric.program] if self.prog_label else []), *self.extra.values()]
-            values = dict(metric.snapshot())
-            cached = family.last.get(id(metric))
-            if cached is not None and cached[0] == values:
-                lines = cached[1]
-            else:
-                lines = list(sample_lines(metric, family.labels, extra, False))
+            # Lines by label set: only the label sets whose value changed are written anew.
+            known = family.last.setdefault(id(metric), {})
+            # Sorted, as the text writer writes them, so that its lines can be told apart by label set.
+            changed = sorted((k, v) for k, v in metric.snapshot() if k not in known or known[k][0] != v)
+            if changed:
+                each = len(metric.buckets) + 3 if metric.kind is Kind.HISTOGRAM else 1
+                fresh = _Values(metric.kind, metric.export_name, metric.buckets, changed)
+                made = list(sample_lines(fresh, family.labels, extra, False))  # type: ignore[arg-type]
                 if before is not None and metric.kind in (Kind.COUNTER, Kind.HISTOGRAM):
-                    seen = cached[0] if cached is not None else {}
-                    new = [(k, _zero(metric)) for k in values if k not in seen]
+                    new = [(k, _zero(metric)) for k, _ in changed if k not in known]
                     if new:
-                        zero = _Values(metric.kind, metric.export_name, metric.buckets, sorted(new))
+                        zero = _Values(metric.kind, metric.export_name, metric.buckets, new)
                         zeros = sample_lines(zero, family.labels, extra, False)  # type: ignore[arg-type]
                         family.file.writelines(line[:-1] + before for line in zeros)
-                family.last[id(metric)] = (values, lines)
-            family.file.writelines(line[:-1] + stamp for line in lines)
-            self.samples += len(lines)
+                for i, (key, value) in enumerate(changed):
+                    known[key] = (value, [line[:-1] for line in made[i * each:(i + 1) * each]])
+                if len(known) > len(metric.values):  # label sets deleted (del, limit): not written
+                    for key in [k for k in known if k not in metric.values]:
+                        del known[key]
+            family.file.writelines(text + stamp for _value, lines in known.values() for text in lines)
+            self.samples += sum(len(lines) for _value, lines in known.values())
         self.previous = when
 
     def close(self) -> None:

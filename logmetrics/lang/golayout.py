@@ -12,6 +12,7 @@ import calendar
 import functools
 import re
 import time
+from typing import Any
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _LONG_MONTHS = [
@@ -83,12 +84,42 @@ def compile_layout(layout: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+#: Seconds at the start of each minute already worked out, by layout and the text without its
+#: seconds and fraction: a log's lines share everything else for a minute at a time.
+_MINUTES: dict[tuple[str, str], float] = {}
+
+
 def parse_time(text: str, layout: str) -> float:
     """Seconds since the epoch; raises ValueError if ``text`` does not fit ``layout``."""
-    match = compile_layout(layout).match(text.strip())
+    text = text.strip()
+    match = compile_layout(layout).match(text)
     if match is None:
         raise ValueError(f"time {text!r} does not match the layout {layout!r}")
-    g = match.groupdict()
+    groups = match.re.groupindex
+    start, end = match.span("second") if "second" in groups else (-1, -1)
+    if start < 0:
+        return _seconds(match.groupdict(), text, layout)
+    first, last = match.span("frac") if "frac" in groups else (-1, -1)
+    if first < 0:
+        key = text[:start] + text[end:]
+    elif first >= end:
+        key = text[:start] + text[end:first] + text[last:]
+    else:
+        key = text[:first] + text[last:start] + text[end:]
+    minute = _MINUTES.get((layout, key))
+    if minute is None:
+        if len(_MINUTES) > 4096:
+            _MINUTES.clear()
+        minute = _MINUTES[(layout, key)] = _seconds({**match.groupdict(), "second": None, "frac": None},
+                                                    text, layout)
+    second = int(text[start:end])
+    if second > 60:
+        raise ValueError(f"time {text!r} is out of range for the layout {layout!r}")
+    return minute + second + (float("0." + text[first:last]) if first >= 0 and last > first else 0.0)
+
+
+def _seconds(g: dict[str, Any], text: str, layout: str) -> float:
+    """The time the groups of a layout's match say."""
     if g.get("year"):
         year = int(g["year"])
     elif g.get("year2"):
