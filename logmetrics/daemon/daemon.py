@@ -104,7 +104,9 @@ class Daemon:
         if saved is not None:
             log.info("resuming from the checkpoint: %d metrics, %d files", restored, len(saved))
         # Without a checkpoint, the offset files of an older version, if any.
-        resume: SavedPositions = saved if saved is not None else self.checkpoint.legacy_positions()
+        # None: nothing saved at all, a first start, where --from end applies.
+        legacy = self.checkpoint.legacy_positions()
+        resume: SavedPositions | None = saved if saved is not None else (legacy if legacy.files() else None)
         #: When each file was last read and, with --keep-unmatched, its last unmatched lines.
         self.activity = FileActivity(options.keep_unmatched)
         self.sources = SourceHub([NamedSource(s.glob, s.source) for s in options.logs])
@@ -171,6 +173,10 @@ class Daemon:
         # before /-/healthy answers, so that a file created after that is always new.
         self.follower.start()
         self.sources.start()
+        # Where each file starts is saved before anything else: a crash in the first second must
+        # not make the next start take files it already read from their end for new ones.
+        if self._commit():
+            self.follower.unsaved = False
         if self.server is not None:
             self.server.start()
         self._watch_programs()
@@ -188,8 +194,9 @@ class Daemon:
                 now = time.monotonic()
                 if batches:
                     dirty = True
-                if dirty and now - last_commit >= COMMIT_INTERVAL and self._commit():
+                if (dirty or self.follower.unsaved) and now - last_commit >= COMMIT_INTERVAL and self._commit():
                     dirty = False
+                    self.follower.unsaved = False
                     last_commit = now
                 if self.textfile is not None and now - last_textfile >= self.options.textfile_interval:
                     self.textfile.write()

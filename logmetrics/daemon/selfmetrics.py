@@ -43,6 +43,9 @@ class SelfCollector(Collector):
                                          lambda s: s.rotations),
             "logmetrics_log_read_errors": ("Problems opening or reading the log file (missing, "
                                            "permission denied, ...)", lambda s: s.errors),
+            "logmetrics_log_generations_lost": ("Rotated generations of the log found nowhere (deleted or "
+                                                "overwritten before they were read to their end)",
+                                                lambda s: s.generations_lost),
             "logmetrics_log_invalid_utf8_lines": ("Lines with bytes that are not UTF-8 (replaced)",
                                                   lambda s: s.invalid_utf8),
             "logmetrics_log_nul_lines": ("Lines holding NUL bytes", lambda s: s.nul_lines),

@@ -1,4 +1,4 @@
-"""The daemon's source of lines: every file the globs match, followed, with its position.
+"""The daemon's source of lines: every file the globs match, followed and persisted.
 
     follower = Follower(["/var/log/apache2/*.log"], positions=saved)
     follower.start()
@@ -9,9 +9,23 @@
         follower.wait(0.5)
     follower.stop()
 
-Files present at start with no saved position are read from their end (or
-their beginning with ``from_end=False``); files that appear later are read
-from their beginning, so that nothing written to a new log is missed.
+Where reading starts:
+
+- a file with a saved position resumes there (and its rotated generations
+  are found by identity, see tail.py);
+- ``from_end=True`` (``--from end``) applies to the **first start only**, when
+  nothing is saved at all (``positions=None``): files present then are read
+  from their end. Once there is state, a file without a saved position is read
+  from its beginning, since it appeared while nobody was reading it;
+- a file that appears while running is read from its beginning.
+
+When to look: a file is read when watchdog reports a change to it (or to one
+of its rotated names), when it is behind or still draining an older
+generation, and at every rescan (``rescan_interval``), which also finds new
+files. A create or move event in a watched folder scans at once, so a file
+created, written and renamed away within the rescan interval is still read.
+A file quiet for ``idle_close`` seconds is closed and reopened by identity
+when it changes, so that thousands of quiet logs hold no file descriptors.
 """
 
 from __future__ import annotations
@@ -23,12 +37,19 @@ import threading
 import time
 from typing import Protocol
 
+from logmetrics.sources.generations import is_rotated_name
 from logmetrics.sources.lines import DEFAULT_MAX_LINE
 from logmetrics.sources.positions import Position
 from logmetrics.sources.tail import FileTailer, TailStats
 from logmetrics.sources.watch import LogWatcher
 
 log = logging.getLogger(__name__)
+
+#: A file unchanged for this long gives its file descriptor back.
+IDLE_CLOSE_SECONDS = 60.0
+#: Saved positions of files not found at start stay in the checkpoint this long (a file
+#: briefly missing, between a rename and the creation of the next one).
+UNCLAIMED_SECONDS = 60.0
 
 
 class SavedPositions(Protocol):
@@ -42,62 +63,134 @@ class Follower:
 
     def __init__(self, globs: list[str], *, from_end: bool = True, poll: bool = False,
                  rescan_interval: float = 1.0, max_line: int = DEFAULT_MAX_LINE,
-                 positions: SavedPositions | None = None) -> None:
-        """``positions`` are where to resume each file (the checkpoint's); the follower
-        persists nothing itself: :meth:`handed_out` tells the caller what to save."""
+                 positions: SavedPositions | None = None,
+                 idle_close: float = IDLE_CLOSE_SECONDS) -> None:
+        """``positions`` are where to resume (the checkpoint's, as :meth:`handed_out` gave
+        them), or None when nothing is saved at all (a first start). The follower persists
+        nothing itself: :meth:`handed_out` tells the caller what to save."""
         self.watcher = LogWatcher(globs, poll=poll)
-        self.from_end = from_end
+        # --from end is for a first start only: with any saved state, nothing is skipped.
+        self.from_end = from_end and positions is None
         self.rescan_interval = rescan_interval
         self.max_line = max_line
+        self.idle_close = idle_close
         self.tailers: dict[str, FileTailer] = {}
         self._resume: SavedPositions = positions if positions is not None else {}
-        self._last_scan = 0.0
+        # A checkpoint's positions, names of rotated generations included, until a file claims them.
+        self._unclaimed: dict[str, Position] = dict(positions) if isinstance(positions, dict) else {}
+        self._started = time.monotonic()
+        self._last_scan = -float("inf")
         self._first_scan = True
         self._lock = threading.Lock()  # guards self.tailers against the stats reader
         #: Some file has more to read than one poll takes (a burst, or a long line being dropped).
         self.behind = False
+        #: Positions that no checkpoint holds yet (files just followed): save soon even with no lines.
+        #: The caller clears it once it has taken :meth:`handed_out` into a checkpoint.
+        self.unsaved = False
 
     def start(self) -> None:
         self.watcher.start()
         self._scan()
 
-    def _scan(self) -> None:
-        self._last_scan = time.monotonic()
-        self.watcher.refresh_watches()
-        for path in self.watcher.files():
-            if path in self.tailers:
+    def _scan(self) -> list[FileTailer]:
+        """Follow files the globs match that are not followed yet; returns their tailers."""
+        matched = self.watcher.files()
+        known = set(matched)
+        added = []
+        for path in matched:
+            if path in self.tailers or os.path.isdir(path):
                 continue
-            saved = self._resume.get(path)
-            # At start, an existing file is read from its end (unless told otherwise);
-            # a file that appears later is new, and read from its beginning.
-            start_at_end = self.from_end and self._first_scan
-            tailer = FileTailer(path, saved, start_at_end, max_line=self.max_line)
+            saved: dict[str, Position] = {}
+            for name, position in list(self._unclaimed.items()):
+                if name == path or (is_rotated_name(path, name) and name not in known):
+                    saved[name] = position
+                    del self._unclaimed[name]
+            if not isinstance(self._resume, dict):  # an older version's offset files
+                legacy = self._resume.get(path)
+                if legacy is not None:
+                    saved[path] = legacy
+            # --from end: files present at the first start; later ones are new, read from the start.
+            tailer = FileTailer(path, saved, self.from_end and self._first_scan, max_line=self.max_line)
+            tailer.open_at_end()  # the end is where the file ends now, not at its first read
             with self._lock:
                 self.tailers[path] = tailer
+            added.append(tailer)
+            self.unsaved = True
             log.info("following %s", path)
         self._first_scan = False
+        return added
 
     def poll(self) -> list[tuple[str, list[str]]]:
         """Lines written since the last poll, by file."""
-        if time.monotonic() - self._last_scan >= self.rescan_interval:
-            self._scan()
+        now = time.monotonic()
+        changes = self.watcher.take_changes()
+        sweep = now - self._last_scan >= self.rescan_interval
+        added = self._scan() if sweep or changes.created else []
+        if sweep:
+            self._last_scan = now
+        if sweep or changes.overflow:
+            due = list(self.tailers.values())
+        else:
+            due = [t for t in self.tailers.values() if t.busy] + added
+            for path in changes.paths:
+                owner = self._owner(path)
+                if owner is not None and not owner.busy:
+                    due.append(owner)
         out = []
         behind = False
-        for path, tailer in list(self.tailers.items()):
+        for tailer in dict.fromkeys(due):
             lines = tailer.read()
             behind = behind or tailer.behind
             if lines:
-                out.append((path, lines))
+                out.append((tailer.path, lines))
         self.behind = behind
+        if sweep:
+            self._tidy(now)
         return out
 
-    def handed_out(self) -> dict[str, Position]:
-        """The position after the last line handed out, per file (for a checkpoint)."""
-        out = {}
+    def _owner(self, path: str) -> FileTailer | None:
+        """The tailer of ``path``, or of the log ``path`` is a rotated name of."""
+        tailer = self.tailers.get(path)
+        if tailer is not None:
+            return tailer
+        folder, name = os.path.split(path)
+        for i, char in enumerate(name):
+            if i and char in ".-_":
+                tailer = self.tailers.get(os.path.join(folder, name[:i]))
+                if tailer is not None:
+                    return tailer
+        return None
+
+    def _tidy(self, now: float) -> None:
+        """Close quiet files, drop finished ones, forget saved positions nobody claimed."""
         for path, tailer in list(self.tailers.items()):
-            position = tailer.position
-            if position is not None:
-                out[path] = position
+            if tailer.done():
+                with self._lock:
+                    del self.tailers[path]
+                tailer.close()
+                log.info("no longer following %s (gone)", path)
+            elif now - tailer.last_active >= self.idle_close:
+                tailer.close_idle()
+        if self._unclaimed and now - self._started >= UNCLAIMED_SECONDS:
+            for name in self._unclaimed:
+                log.warning("%s: saved position not claimed by any followed file; forgotten", name)
+            self._unclaimed.clear()
+
+    def handed_out(self) -> dict[str, Position]:
+        """Every position a checkpoint must hold to resume exactly, by name.
+
+        A dict ``name -> Position`` meaning "every line before this offset of this
+        file was handed out". The names are the followed paths (the file now at
+        the path), and the rotated names (``/var/log/app.log.1``) of older
+        generations still being read: a file rotated away and not drained yet,
+        or one found rotated while stopped. Saved positions not yet claimed by a
+        followed file are passed on for a while. Store it as it is, and give it
+        back as ``positions=`` at the next start: names are hints, files are
+        found by the identity in each position.
+        """
+        out = dict(self._unclaimed)
+        for tailer in list(self.tailers.values()):
+            out.update(tailer.positions())
         return out
 
     def wait(self, timeout: float) -> None:

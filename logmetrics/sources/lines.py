@@ -48,6 +48,11 @@ class LineSplitter:
         """Bytes held of a line not yet complete."""
         return len(self._partial)
 
+    def skip_line(self) -> None:
+        """Drop what comes up to the next newline: the rest of a line whose start was not read."""
+        self._partial = b""
+        self._dropping = True
+
     def feed(self, chunk: bytes) -> list[str]:
         """Add a chunk; returns the lines it completed."""
         self.stats.bytes += len(chunk)

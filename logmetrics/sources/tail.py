@@ -1,41 +1,69 @@
 """Following one log file through rotations, losing and repeating no line.
 
-A :class:`FileTailer` reads a path in binary bulk, hands out complete lines,
-and knows the byte offset just past the last line it handed out, which is
-what gets persisted once the caller has processed those lines.
+A :class:`FileTailer` reads a path in binary bulk and hands out complete
+lines. It follows the file at the path (the *current* generation) and, while
+they still matter, *older* generations: a file just rotated away (servers
+write to it until they reopen their logs), a generation that was created and
+rotated away between two looks (a stall, or while the daemon was down), and
+the rest of a file found under a rotated name after a restart. Older
+generations are read oldest first, each to its end, before the current file.
+:meth:`FileTailer.positions` gives the position of every generation still
+held, so that a checkpoint taken at any moment resumes all of them.
 
 pygtail is not used to read: its iterator ran at 230k lines/s on the real
 Apache log where this reader runs at 1.4M (benchmarks/bench_read_path.py),
 and a long-lived pygtail instance misses copytruncate and raises on a missing
-file (it is built to be constructed anew per cron run). Its offset file
-format is kept (see positions.py), and tested against pygtail itself.
+file (it is built to be constructed anew per cron run).
 
-What it survives:
+What it tells apart, and how (see docs/following.md for the user's view):
 
-- **rename + create** (logrotate's default): the old file is read to its end
-  (and watched a little longer, since a server writes to it until it reopens
-  its logs), then the new file is followed from its start;
-- **copytruncate**: the file shrinks under us; what was written before the
-  copy is read from the rotated copy (found by its first bytes), then the
-  file is followed from 0;
-- **delete + recreate**, and a file **replaced while we were down** (its
-  saved identity is gone: the old file is finished from the saved offset if
-  it can be found under a rotated name, then the new one is read from 0);
-- a file that is **missing or unreadable**: reported once per change of
-  state, retried on every poll, never an exception.
+- **rename + create** (logrotate's default): a new inode at the path. The old
+  file is read to its end and for ``RETIRE_SECONDS`` more; rotated files newer
+  than it that were never seen are read whole, in order; then the new file
+  from its start.
+- **copytruncate**: the file is shorter than what was read, or its first
+  bytes, or the bytes just before the read position, changed. This is checked
+  *before* reading on, so that new bytes past the old offset are never taken
+  for the old file's. The old file's rest is read from the copy (same first
+  bytes, long enough, same bytes before the offset), then the file from 0.
+- **a file cut in place**, keeping its first part (``truncate -s``, or a
+  rewrite that keeps the first bytes) with no copy anywhere: the kept lines
+  were counted already; reading goes on after the last complete line at the
+  size seen. Not decidable from the file alone: where exactly it was cut, so
+  lines appended between the cut and the next look (normally under a second)
+  are not counted. They are never counted twice.
+- **a rotated file overwritten in place** while it is still being read (first
+  bytes or bytes before the read position changed, or shorter): its rest is
+  gone; it is closed rather than read as if it were the old content.
+- **restart** with saved positions: each generation is found by identity
+  among the path and its rotated names (``.1``, ``.2.gz``, dated suffixes);
+  the oldest one found is read from its offset, every newer one in order,
+  then the current file. A saved generation found nowhere is reported and
+  counted (``generations_lost``): its unread lines are gone.
+- a file **missing, unreadable, or not a regular file** (a FIFO would block
+  ``open()``): reported once per change of state, counted in ``errors``,
+  retried, never an exception; once it can be opened it is read from its
+  start.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from logmetrics.sources.lines import DEFAULT_MAX_LINE, LineSplitter, LineStats
-from logmetrics.sources.positions import FINGERPRINT_BYTES, FileId, Position, fingerprint, head_matches
+from logmetrics.sources.generations import (
+    Generation,
+    NotRegular,
+    Rotated,
+    locate,
+    open_generation,
+    open_regular,
+    rotated_files,
+)
+from logmetrics.sources.lines import DEFAULT_MAX_LINE, LineStats
+from logmetrics.sources.positions import Position, head_matches
 
 log = logging.getLogger(__name__)
 
@@ -45,78 +73,131 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 16
 #: How long a rotated-away file is still read: servers write to it until they reopen their logs.
 RETIRE_SECONDS = 5.0
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip")
 
 
 @dataclass
 class TailStats(LineStats):
-    """What one file's tailer has done, for self-metrics: its lines (over every splitter it
-    used, through rotations) and what following the file took."""
+    """What one file's tailer has done, for self-metrics: its lines (over every generation
+    it read) and what following the file took."""
 
     rotations: int = 0
     errors: int = 0
+    generations_lost: int = 0  # saved or rotated generations found nowhere: their unread lines are gone
     size: int = 0
     lag: int = 0  # bytes written but not yet handed out
 
 
-@dataclass
-class _Retiring:
-    """A rotated-away file still read for a while."""
-
-    fd: int
-    splitter: LineSplitter
-    until: float
-
-
 class FileTailer:
-    """Follows ``path``; see the module docstring."""
+    """Follows ``path``; see the module docstring.
 
-    def __init__(self, path: str, saved: Position | None, start_at_end: bool,
+    ``saved`` holds where to resume: the position of the file at ``path``, and
+    of older generations under the rotated names they were last seen at (what
+    :meth:`positions` returned before a restart). ``start_at_end``: with
+    nothing saved, the first opening of the file starts after its last
+    complete line; a file that could not be opened then is read from its start.
+    """
+
+    def __init__(self, path: str, saved: dict[str, Position] | Position | None, start_at_end: bool,
                  max_line: int = DEFAULT_MAX_LINE, read_limit: int = 16 * READ_CHUNK) -> None:
         self.path = path
-        self.saved = saved
-        self.start_at_end = start_at_end
+        if isinstance(saved, Position):
+            saved = {path: saved}
+        #: Positions not yet resolved to files (at start, and after an idle close).
+        self._saved: dict[str, Position] | None = dict(saved) if saved else None
+        self.start_at_end = start_at_end and not saved
         self.max_line = max_line
         self.read_limit = read_limit
         #: The last read stopped at its budget, not at the end of the file: read again at once.
         self.behind = False
-        self.fd: int | None = None
-        self.file_id: FileId | None = None
-        self.read_pos = 0  # bytes read from the current file
-        self.splitter = LineSplitter(max_line)
+        self.current: Generation | None = None
+        self.older: list[Generation] = []
         self.stats = TailStats()
-        self.retiring: list[_Retiring] = []
+        self.last_active = time.monotonic()
+        self._ever_opened = bool(saved)
+        self._missing_since: float | None = None
+        self._closed_as: tuple[int, int, int, int] | None = None
         self._last_problem: str | None = None
 
     # --- public -------------------------------------------------------------------
 
     @property
     def position(self) -> Position | None:
-        """Where the lines handed out so far end, in the current file."""
-        if self.file_id is None:
-            return self.saved
-        return Position(self.file_id, self.read_pos - self.splitter.pending)
+        """Where the lines handed out so far end, in the file at the path."""
+        if self.current is not None:
+            return self.current.position
+        return self._saved.get(self.path) if self._saved else None
+
+    @property
+    def busy(self) -> bool:
+        """True while it must be read at every turn: behind, or older generations still held."""
+        return self.behind or bool(self.older)
+
+    def positions(self) -> dict[str, Position]:
+        """The position of every generation held, by the name it was last seen at.
+
+        The file at the path is under ``path``; an older generation still being
+        read is under its rotated name (``access.log.1``); saved positions not
+        yet resolved are passed on as they came.
+        """
+        out: dict[str, Position] = dict(self._saved) if self._saved else {}
+        for old in self.older:
+            out[self._name_of(old)] = old.position
+        if self.current is not None:
+            out[self.path] = self.current.position
+        return out
 
     def read(self) -> list[str]:
         """Complete lines written since the last call (possibly none)."""
         self.behind = False
-        lines: list[str] = []
-        lines.extend(self._read_retiring())
-        if self.fd is None and not self._open(lines):
-            return lines
-        lines.extend(self._read_current())
-        lines.extend(self._check_rotation())
+        if self.current is None:
+            if self._saved is not None:
+                if self._closed_as is not None and self._closed_as == _stat_key(self.path):
+                    return []  # closed while idle, and still untouched
+                self._resume()
+            else:
+                self._open_current()
+        else:
+            self._check_current()
+            self._check_path()
+        self._check_older()
+        lines = self._read_in_order()
+        if lines:
+            self.last_active = time.monotonic()
         return lines
 
-    def close(self) -> None:
-        for old in self.retiring:
-            os.close(old.fd)
-        self.retiring.clear()
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+    def open_at_end(self) -> None:
+        """Fix where a ``start_at_end`` file starts now, without reading (at the first scan)."""
+        if self.start_at_end and self.current is None and self._saved is None:
+            self._open_current()
 
-    # --- opening ------------------------------------------------------------------
+    def close_idle(self) -> None:
+        """Release the file descriptor of a quiet file; it is reopened by identity when it changes."""
+        if self.current is None or self.older or self.behind:
+            return
+        position = self.current.position
+        try:
+            st = os.fstat(self.current.fd)
+        except OSError:
+            return
+        self.current.close()
+        self.current = None
+        self._saved = {self.path: position}
+        self._closed_as = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        log.debug("%s: idle, closed at offset %d", self.path, position.offset)
+
+    def done(self) -> bool:
+        """True when nothing is held and the path is gone: the tailer can be dropped."""
+        return self.current is None and not self.older and not self._saved and not os.path.lexists(self.path)
+
+    def close(self) -> None:
+        for old in self.older:
+            old.close()
+        self.older.clear()
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+
+    # --- problems -----------------------------------------------------------------
 
     def _problem(self, message: str | None) -> None:
         """Log a problem once per change of state (no log storm on every poll)."""
@@ -130,219 +211,300 @@ class FileTailer:
 
     def _open_path(self) -> tuple[int, os.stat_result] | None:
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            opened = open_regular(self.path)
         except FileNotFoundError:
-            self._problem(None if self.file_id is None and self.saved is None else "missing")
+            self._problem("missing" if self._ever_opened else None)
             return None
         except PermissionError:
             self._problem("permission denied")
             return None
+        except NotRegular as exc:
+            self._problem(str(exc))
+            return None
         except OSError as exc:
             self._problem(exc.strerror or str(exc))
             return None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            self._problem("not a regular file")
-            return None
         self._problem(None)
-        return fd, st
+        self._ever_opened = True
+        return opened
 
-    def _open(self, lines: list[str]) -> bool:
+    # --- opening ------------------------------------------------------------------
+
+    def _open_current(self) -> None:
+        """Open the file at the path, with no position saved for it."""
+        at_end, self.start_at_end = self.start_at_end, False  # only the very first attempt
         opened = self._open_path()
         if opened is None:
-            return False
+            return
         fd, st = opened
-        saved, self.saved = self.saved, None
-        start = 0
-        if saved is not None:
-            if self._is(fd, st, saved.file):
-                if st.st_size >= saved.offset:
-                    start = saved.offset
-                else:  # truncated while we were away: finish the copy first
-                    lines.extend(self._drain_rotated(saved, by_inode=False))
-                    self.stats.rotations += 1
-            else:  # replaced while we were away: finish the old file first
-                lines.extend(self._drain_rotated(saved, by_inode=True))
-                self.stats.rotations += 1
-        elif self.start_at_end:
-            start = _end_of_last_line(fd, st.st_size)
-        self._use(fd, st, start)
-        return True
+        start = _end_of_last_line(fd, st.st_size, self.max_line) if at_end else 0
+        self.current = Generation(fd, st, self.path, start, self.max_line)
+        if at_end and start == st.st_size and st.st_size and os.pread(fd, 1, start - 1) != b"\n":
+            self.current.splitter.skip_line()  # an overlong last line: its rest is not a line
+        self._missing_since = None
 
-    def _use(self, fd: int, st: os.stat_result, start: int) -> None:
-        self.fd = fd
-        self.file_id = fingerprint(fd, st)
-        self.read_pos = start
-        self.splitter = LineSplitter(self.max_line)
+    def _resume(self) -> None:
+        """Resolve saved positions to files: the path and its rotated names, by identity."""
+        saved = self._saved or {}
+        try:
+            opened: tuple[int, os.stat_result] | None = open_regular(self.path)
+        except FileNotFoundError:
+            opened = None
+        except OSError:
+            self._open_path()  # reports it; positions stay saved until the file can be opened
+            return
+        self._problem(None)
+        self._saved = None
+        self._closed_as = None
+        mine = saved.get(self.path)
+        if opened is not None and mine is not None and len(saved) == 1 and _same(*opened, mine):
+            fd, st = opened  # the common case: the same file, nothing rotated
+            self.current = Generation(fd, st, self.path, mine.offset, self.max_line)
+            return
+        candidates = rotated_files(self.path)
+        found: dict[int, Position] = {}
+        current_offset: int | None = None
+        for name, position in sorted(saved.items(), key=lambda item: item[0] != self.path):
+            if opened is not None and name == self.path and _same(*opened, position):
+                current_offset = position.offset
+                continue
+            free = [c for i, c in enumerate(candidates) if i not in found]
+            index = locate(position, free)
+            if index is None:
+                self._lost(name, position)
+                continue
+            found[candidates.index(free[index])] = position
+        if found:
+            # Saved generations resume at their offsets; files between them were read to their end
+            # before (else they would be saved too); files newer than the newest saved one were
+            # rotated while nobody read them, unless the saved current file is still at the path.
+            self.stats.rotations += 1
+            self._take_older([candidates[i] for i in sorted(found)],
+                             {candidates[i].key: p.offset for i, p in found.items()}, "")
+            if current_offset is None:
+                self._take_older(candidates[max(found) + 1:], {}, "rotated while stopped")
+        if opened is not None:
+            fd, st = opened
+            self.current = Generation(fd, st, self.path, current_offset or 0, self.max_line)
+            self._ever_opened = True
 
-    @staticmethod
-    def _is(fd: int, st: os.stat_result, known: FileId) -> bool:
-        if known.dev == -1:  # a pygtail offset file: the inode is all we know
-            return st.st_ino == known.ino
-        return (st.st_dev, st.st_ino) == (known.dev, known.ino) and head_matches(fd, known)
+    def _take_older(self, candidates: list[Rotated], found_offsets: dict[tuple[int, int], int],
+                    why: str) -> None:
+        """Queue rotated files to read, oldest first: from a known offset, or whole."""
+        held = {(g.file_id.dev, g.file_id.ino) for g in self.older}
+        if self.current is not None:
+            held.add((self.current.file_id.dev, self.current.file_id.ino))
+        until = time.monotonic() + RETIRE_SECONDS
+        for c in candidates:
+            if c.key in held:
+                continue
+            offset = found_offsets.get(c.key, 0)
+            gen = open_generation(c, offset, self.max_line)
+            if gen is None:
+                self.stats.generations_lost += 1
+                continue
+            if c.key not in found_offsets:
+                log.warning("%s: reading %s, a generation that was %s", self.path, c.path, why)
+            else:
+                log.info("%s: reading the rest of %s from offset %d", self.path, c.path, offset)
+            gen.until = until
+            self.older.append(gen)
+
+    def _lost(self, name: str, position: Position) -> None:
+        self.stats.generations_lost += 1
+        log.warning("%s: the generation read up to offset %d (%s) is gone: lines written to it "
+                    "after that are not counted", self.path, position.offset, name)
+
+    # --- changes to what we hold ----------------------------------------------------
+
+    def _check_current(self) -> None:
+        assert self.current is not None
+        try:
+            st = self.current.changed()
+        except OSError:
+            return
+        if st is None:
+            return
+        if self.current.still_same(st):
+            self.current.seen(st)
+            self.current.refingerprint()
+            return
+        self._rewritten(st)
+
+    def _rewritten(self, st: os.stat_result) -> None:
+        """The file at the path is no longer only appended to: copytruncate, or cut in place."""
+        old = self.current
+        assert old is not None
+        self.stats.rotations += 1
+        candidates = rotated_files(self.path)
+        index = locate(Position(old.file_id, old.pos), candidates, old.tail)
+        if index is not None:
+            log.info("%s: truncated (copytruncate): reading the rest from %s", self.path,
+                     candidates[index].path)
+            copy = open_generation(candidates[index], old.pos, self.max_line, old.splitter)
+            if copy is not None:
+                copy.tail = old.tail
+                copy.until = time.monotonic()  # a copy is not written to
+                self.older.append(copy)
+                self._take_older(candidates[index + 1:], {}, "copied and truncated unseen")
+        elif old.file_id.head_len and head_matches(old.fd, old.file_id):
+            start = _end_of_last_line(old.fd, st.st_size, self.max_line)
+            log.warning("%s: cut in place from %d to %d bytes; reading on after its last complete line "
+                        "(lines written between the cut and now are not counted)", self.path, old.pos, start)
+            self.current = Generation(old.fd, st, self.path, start, self.max_line)
+            return
+        else:
+            if old.size > old.pos:
+                self.stats.generations_lost += 1
+            log.warning("%s: truncated, and its rotated copy was not found: lines written just before "
+                        "may be missing", self.path)
+        self.current = Generation(old.fd, st, self.path, 0, self.max_line)
+
+    def _check_path(self) -> None:
+        """A new file at the path (rename + create, delete + create): the held one becomes older."""
+        assert self.current is not None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            now = time.monotonic()
+            if self._missing_since is None:
+                self._missing_since = now
+            elif now - self._missing_since > RETIRE_SECONDS:  # renamed or deleted, and nothing came back
+                self._retire_current(now)
+            return
+        except OSError:
+            return
+        self._missing_since = None
+        if (st.st_dev, st.st_ino) == (self.current.file_id.dev, self.current.file_id.ino):
+            return
+        log.info("%s: rotated (new file at the path)", self.path)
+        self.stats.rotations += 1
+        old = self.current
+        candidates = rotated_files(self.path)
+        key = (old.file_id.dev, old.file_id.ino)
+        where = next((i for i, c in enumerate(candidates) if c.key == key), None)
+        self._retire_current(time.monotonic() + RETIRE_SECONDS)
+        if where is not None:
+            old.name = candidates[where].path
+            self._take_older(candidates[where + 1:], {}, "created and rotated away unseen")
+        self._open_current()
+
+    def _retire_current(self, until: float) -> None:
+        assert self.current is not None
+        self.current.until = until
+        self.older.append(self.current)
+        self.current = None
+
+    def _check_older(self) -> None:
+        """A rotated file rewritten while being read: what is there now is not its rest."""
+        for old in list(self.older):
+            try:
+                st = old.changed()
+            except OSError:
+                continue
+            if st is None:
+                continue
+            if old.still_same(st):
+                old.seen(st)
+                continue
+            log.warning("%s: %s was overwritten while being read; its rest is gone", self.path, old.name)
+            self.stats.generations_lost += 1
+            old.close()
+            self.older.remove(old)
 
     # --- reading ------------------------------------------------------------------
 
-    def _read_fd(self, fd: int, pos: int, splitter: LineSplitter, limit: int) -> tuple[list[str], int]:
+    def _read_in_order(self) -> list[str]:
         lines: list[str] = []
-        budget = limit
-        before = (splitter.stats.invalid_utf8, splitter.stats.nul_lines, splitter.stats.overlong)
-        while budget > 0:
-            try:
-                chunk = os.pread(fd, min(READ_CHUNK, budget), pos)
-            except OSError as exc:
-                self._problem(f"read error: {exc.strerror}")
-                break
-            if not chunk:
-                break
-            pos += len(chunk)
-            budget -= len(chunk)
-            self.stats.bytes += len(chunk)
-            lines.extend(splitter.feed(chunk))
-        if budget <= 0:
-            self.behind = True
-        self.stats.lines += len(lines)
-        self.stats.invalid_utf8 += splitter.stats.invalid_utf8 - before[0]
-        self.stats.nul_lines += splitter.stats.nul_lines - before[1]
-        self.stats.overlong += splitter.stats.overlong - before[2]
-        return lines, pos
-
-    def _read_current(self) -> list[str]:
-        assert self.fd is not None
-        lines, self.read_pos = self._read_fd(self.fd, self.read_pos, self.splitter, self.read_limit)
-        return lines
-
-    def _read_retiring(self) -> list[str]:
-        lines: list[str] = []
+        budget = self.read_limit
         now = time.monotonic()
-        for old in list(self.retiring):
-            pos = os.lseek(old.fd, 0, os.SEEK_CUR)
-            more, pos = self._read_fd(old.fd, pos, old.splitter, self.read_limit)
-            os.lseek(old.fd, pos, os.SEEK_SET)
+        for old in list(self.older):
+            more, used = self._read(old, budget)
             lines.extend(more)
+            budget -= used
+            if not old.at_end:
+                self.behind = True
+                return lines  # newer generations wait until this one is read to its end
             if now >= old.until:
-                lines.extend(old.splitter.flush())
-                os.close(old.fd)
-                self.retiring.remove(old)
+                lines.extend(self._count(old.splitter.flush()))
+                old.close()
+                self.older.remove(old)
+        if self.current is not None and budget > 0:
+            more, _ = self._read(self.current, budget)
+            lines.extend(more)
+            if not self.current.at_end:
+                self.behind = True
+            self.current.refingerprint()
+        elif self.current is not None:
+            self.behind = True
         return lines
 
-    # --- rotation -----------------------------------------------------------------
-
-    def _check_rotation(self) -> list[str]:
-        assert self.fd is not None and self.file_id is not None
-        st = os.fstat(self.fd)
-        self.stats.size = st.st_size
-        if st.st_size < self.read_pos or not head_matches(self.fd, self.file_id):
-            return self._truncated()
-        if self.file_id.head_len < FINGERPRINT_BYTES and st.st_size > self.file_id.head_len:
-            self.file_id = fingerprint(self.fd, st)  # a young file: identify it by more bytes
+    def _read(self, gen: Generation, budget: int) -> tuple[list[str], int]:
+        before = (gen.splitter.stats.invalid_utf8, gen.splitter.stats.nul_lines, gen.splitter.stats.overlong)
         try:
-            current = os.stat(self.path)
-        except FileNotFoundError:
-            return []  # renamed or deleted, nothing new yet: keep reading what we hold
+            lines, used = gen.read(budget, READ_CHUNK)
+        except (OSError, EOFError, ValueError) as exc:  # a damaged compressed file, an I/O error
+            self._problem(f"read error in {gen.name}: {exc}")
+            gen.at_end = True
+            return [], 0
+        self.stats.bytes += used
+        self.stats.invalid_utf8 += gen.splitter.stats.invalid_utf8 - before[0]
+        self.stats.nul_lines += gen.splitter.stats.nul_lines - before[1]
+        self.stats.overlong += gen.splitter.stats.overlong - before[2]
+        return self._count(lines), used
+
+    def _count(self, lines: list[str]) -> list[str]:
+        self.stats.lines += len(lines)
+        return lines
+
+    def _name_of(self, gen: Generation) -> str:
+        """The name an older generation has now (a later rotation may have renamed it again)."""
+        key = (gen.file_id.dev, gen.file_id.ino)
+        try:
+            st = os.stat(gen.name)
+            if (st.st_dev, st.st_ino) == key:
+                return gen.name
         except OSError:
-            return []
-        if (current.st_dev, current.st_ino) == (st.st_dev, st.st_ino):
-            return []
-        # A new file at the path (rename + create, delete + create): retire the old one.
-        log.info("%s: rotated (new file at the path)", self.path)
-        self.stats.rotations += 1
-        lines = self._read_current()
-        self.retiring.append(_Retiring(self.fd, self.splitter, time.monotonic() + RETIRE_SECONDS))
-        os.lseek(self.fd, self.read_pos, os.SEEK_SET)
-        self.fd = None
-        self.file_id = None
-        self.saved = None
-        opened = self._open_path()
-        if opened is not None:
-            fd, st_new = opened
-            self._use(fd, st_new, 0)
-            lines.extend(self._read_current())
-        return lines
+            pass
+        for c in rotated_files(self.path):
+            if c.key == key:
+                gen.name = c.path
+                return gen.name
+        return gen.name
 
-    def _truncated(self) -> list[str]:
-        """copytruncate: finish from the rotated copy, then read the file from 0."""
-        assert self.fd is not None and self.file_id is not None
-        log.info("%s: truncated (copytruncate rotation)", self.path)
-        self.stats.rotations += 1
-        lines = self._drain_copy(self.file_id, self.read_pos, self.splitter)
-        st = os.fstat(self.fd)
-        self._use(self.fd, st, 0)
-        lines.extend(self._read_current())
-        return lines
 
-    def _drain_rotated(self, saved: Position, by_inode: bool) -> list[str]:
-        """Finish a file we were reading before a restart, wherever it went."""
-        splitter = LineSplitter(self.max_line)
-        if by_inode:
-            lines = self._drain_first(lambda fd: self._is(fd, os.fstat(fd), saved.file),
-                                      saved.offset, splitter)
-            if lines is not None:
-                return lines
-        return self._drain_copy(saved.file, saved.offset, splitter)
-
-    def _drain_copy(self, file_id: FileId, offset: int, splitter: LineSplitter) -> list[str]:
-        """Read a rotated copy (same first bytes, at least ``offset`` long) from ``offset``."""
-        lines = self._drain_first(
-            lambda fd: os.fstat(fd).st_size >= offset and head_matches(fd, file_id), offset, splitter
-        )
-        if lines is not None:
-            return lines
-        if offset:
-            log.warning("%s: rotated, and the rotated file was not found; lines written "
-                        "just before the rotation may be missing", self.path)
-        return splitter.flush()
-
-    def _drain_first(self, matches: Callable[[int], bool], offset: int,
-                     splitter: LineSplitter) -> list[str] | None:
-        """Read from ``offset`` to the end the first rotated file that ``matches``."""
-        for candidate in _rotated_candidates(self.path):
-            try:
-                fd = os.open(candidate, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                if matches(fd):
-                    log.info("%s: reading the rest from %s, from offset %d", self.path, candidate, offset)
-                    lines, _ = self._read_fd(fd, offset, splitter, 1 << 62)
-                    return lines + splitter.flush()
-            finally:
-                os.close(fd)
+def _stat_key(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
         return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _rotated_candidates(path: str) -> list[str]:
-    """Files beside ``path`` that rotation tools name after it, newest first."""
-    folder, name = os.path.split(os.path.abspath(path))
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return []
-    found = [
-        os.path.join(folder, e) for e in entries
-        if e != name and e.startswith(name) and e[len(name)] in ".-_" and not e.endswith(_COMPRESSED)
-    ]
-    found.sort(key=lambda p: _mtime(p), reverse=True)
-    return found
+def _same(fd: int, st: os.stat_result, position: Position) -> bool:
+    """True if the open file is the one ``position`` was taken in, and not shorter than its offset."""
+    known = position.file
+    if st.st_size < position.offset:
+        return False
+    if known.dev == -1:  # a pygtail offset file: the inode is all we know
+        return st.st_ino == known.ino
+    return (st.st_dev, st.st_ino) == (known.dev, known.ino) and head_matches(fd, known)
 
 
-def _mtime(path: str) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
+def _end_of_last_line(fd: int, size: int, max_line: int) -> int:
+    """Where reading "from the end" starts: just past the last newline.
 
-
-def _end_of_last_line(fd: int, size: int) -> int:
-    """The offset just past the last newline: where reading "from the end" starts."""
+    Looks back at most ``max_line`` bytes: a longer last line is overlong
+    anyway, and a file with no newline is never scanned whole (a 20 GB one
+    would stall every other file). Then ``size`` is returned and the caller
+    skips the rest of that line.
+    """
     pos = size
-    while pos > 0:
+    while pos > 0 and size - pos <= max_line:
         start = max(0, pos - 65536)
         data = os.pread(fd, pos - start, start)
         newline = data.rfind(b"\n")
         if newline >= 0:
             return start + newline + 1
         pos = start
-    return 0
-
+    return 0 if pos == 0 else size

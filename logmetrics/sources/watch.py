@@ -1,11 +1,14 @@
 """Knowing when to look: watchdog on the log directories, plus a rescan.
 
 watchdog (inotify on Linux) tells at once that something changed in a
-directory that holds, or will hold, a followed log; its handler only writes
-to the wake-up pipe. It is a hint, never the truth: events are lost when the inotify queue
-overflows and never come on NFS or FUSE, so the follower also rescans on a
-short interval. ``poll=True`` uses watchdog's polling observer for file
-systems without inotify.
+directory that holds, or will hold, a followed log; its handler only appends
+the event to a bounded queue and writes to the wake-up pipe (no lock is
+taken). The follower reads the queue to know which files to look at, and to
+scan for new files at once when one is created or moved in. It is a hint,
+never the truth: events are lost when the inotify queue overflows and never
+come on NFS or FUSE, so the follower also rescans on a short interval.
+``poll=True`` uses watchdog's polling observer for file systems without
+inotify.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from collections import deque
+from dataclasses import dataclass, field
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -23,11 +28,32 @@ from logmetrics.sources.wake import Waker
 log = logging.getLogger(__name__)
 
 
+#: Events kept between two turns of the follower; more means "look at everything".
+MAX_PENDING_EVENTS = 4096
+#: Events that say nothing new was written (reads, including the follower's own).
+_QUIET = frozenset({"opened", "closed_no_write"})
+
+
+@dataclass
+class Changes:
+    """What the events since the last look say."""
+
+    paths: set[str] = field(default_factory=set)  # files written, created, moved or deleted
+    created: bool = False  # a file or directory appeared: scan the globs now
+    overflow: bool = False  # events were dropped: look at every file
+
+
 class _Wake(FileSystemEventHandler):
-    def __init__(self, waker: Waker) -> None:
+    def __init__(self, waker: Waker, events: deque[tuple[str, str, str]]) -> None:
         self.waker = waker
+        self.events = events
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in _QUIET:
+            return
+        # deque.append is atomic and takes no Python-level lock, like the pipe write.
+        dest = os.fsdecode(event.dest_path or "")
+        self.events.append((event.event_type, os.fsdecode(event.src_path), dest))
         self.waker.wake()
 
 
@@ -56,7 +82,8 @@ class LogWatcher:
         self.poll = poll
         self._observer = PollingObserver(timeout=poll_interval) if poll else Observer()
         self._watched: dict[str, object] = {}
-        self._handler = _Wake(self.waker)
+        self._events: deque[tuple[str, str, str]] = deque(maxlen=MAX_PENDING_EVENTS)
+        self._handler = _Wake(self.waker, self._events)
 
     def start(self) -> None:
         self._observer.start()
@@ -81,13 +108,26 @@ class LogWatcher:
                 log.warning("cannot watch %s (%s); relying on the periodic rescan", root, exc)
                 self._watched[key] = None
 
+    def take_changes(self) -> Changes:
+        """The changes reported since the last call."""
+        changes = Changes(overflow=len(self._events) >= MAX_PENDING_EVENTS)
+        while True:
+            try:
+                kind, src, dest = self._events.popleft()
+            except IndexError:
+                return changes
+            changes.paths.add(src)
+            if dest:
+                changes.paths.add(dest)
+            if kind in ("created", "moved"):
+                changes.created = True
+
     def files(self) -> list[str]:
-        """The regular files the globs match now."""
+        """What the globs match now (absolute paths); the caller checks what they are."""
         found: set[str] = set()
         for pattern in self.globs:
             for path in glob.glob(pattern, recursive=True):
-                if os.path.isfile(path):
-                    found.add(os.path.abspath(path))
+                found.add(os.path.abspath(path))
         return sorted(found)
 
     def wait(self, timeout: float) -> bool:
