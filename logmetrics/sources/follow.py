@@ -111,7 +111,7 @@ class Follower:
                     saved[path] = legacy
             # --from end: files present at the first start; later ones are new, read from the start.
             tailer = FileTailer(path, saved, self.from_end and self._first_scan, max_line=self.max_line)
-            tailer.open_at_end()  # the end is where the file ends now, not at its first read
+            tailer.open()  # its position goes in the next checkpoint, even before any line is read
             with self._lock:
                 self.tailers[path] = tailer
             added.append(tailer)

@@ -215,9 +215,10 @@ class Generation:
         self.splitter = splitter or LineSplitter(max_line)
         self._stream: BinaryIO | None = None
         self._stream_pos = 0
-        if compression:
-            self._stream = _DECOMPRESSORS[compression](fileobj=os.fdopen(os.dup(fd), "rb"))  # type: ignore[assignment]
         self.file_id = self._fingerprint(st)
+        if compression:
+            os.lseek(fd, 0, os.SEEK_SET)  # the duplicate the head was read through shares the offset
+            self._stream = _DECOMPRESSORS[compression](fileobj=os.fdopen(os.dup(fd), "rb"))  # type: ignore[assignment]
         self.pos = offset
         self.size = st.st_size
         self.mtime = st.st_mtime_ns

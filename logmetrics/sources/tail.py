@@ -165,10 +165,14 @@ class FileTailer:
             self.last_active = time.monotonic()
         return lines
 
-    def open_at_end(self) -> None:
-        """Fix where a ``start_at_end`` file starts now, without reading (at the first scan)."""
-        if self.start_at_end and self.current is None and self._saved is None:
-            self._open_current()
+    def open(self) -> None:
+        """Open the file and fix its position now, without reading: when it is first followed,
+        so that its position (its end, for ``start_at_end``) is in the next checkpoint."""
+        if self.current is None:
+            if self._saved is not None:
+                self._resume()
+            else:
+                self._open_current()
 
     def close_idle(self) -> None:
         """Release the file descriptor of a quiet file; it is reopened by identity when it changes."""

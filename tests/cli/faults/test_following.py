@@ -1,0 +1,304 @@
+"""Following files through what servers, logrotate and operators do to them, with the real daemon.
+
+Each test ends with the counted lines equal to the lines written (or to what
+the test says is decidable), and each failed before the behaviour it checks
+was built (see docs/following.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.faults.test_faults import LOGROTATE, assert_counted
+from tests.cli.test_daemon import Daemon, Writer, layout, wait_for
+
+
+def lines(start: int, count: int) -> str:
+    return "".join(f"line {i}\n" for i in range(start, start + count))
+
+
+def append(path: Path, start: int, count: int) -> int:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(lines(start, count))
+    return start + count
+
+
+def kill9(daemon: Daemon) -> None:
+    daemon.proc.kill()
+    daemon.proc.wait(timeout=10)
+    daemon.stderr.close()
+
+
+def test_a_fifo_at_a_followed_path_or_a_rotated_name_never_blocks(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    other = logs / "other.log"
+    log.write_text(lines(0, 10), encoding="utf-8")
+    other.write_text("", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    assert wait_for(lambda: daemon.samples().get("lines_total") == 10.0)
+    os.rename(log, logs / "app.log.1")
+    os.mkfifo(log)  # a FIFO where the log was: open() on it would wait for a writer for ever
+    assert wait_for(lambda: "not a regular file (a FIFO)" in daemon.log(), timeout=10)
+    append(other, 10, 5)  # the other file is still read: the loop is not stuck
+    assert_counted(daemon, 15)
+    assert daemon.samples()[f"logmetrics_log_read_errors_total{{file={log}}}"] >= 1
+    assert daemon.stop() == 0
+
+    # A FIFO among the rotated names, looked at when resuming after a rotation while stopped.
+    os.unlink(log)
+    os.rename(other, logs / "other.log.2")
+    os.mkfifo(logs / "other.log.1")
+    os.mkfifo(logs / "app.log.2")
+    append(other, 15, 5)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, 20)
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_from_end_is_for_the_first_start_only(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    log.write_text(lines(0, 50), encoding="utf-8")  # history, not counted: --from end, first start
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))
+    n = append(log, 0, 5)
+    assert_counted(daemon, n)
+    assert daemon.stop() == 0
+    # Written while stopped, to a file the daemon never saw: read from its beginning.
+    append(logs / "new.log", n, 500)
+    n += 500
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))
+    try:
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_kill_9_within_the_first_second_loses_nothing(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    log.write_text(lines(0, 50), encoding="utf-8")  # history, not counted: --from end
+    n = 0
+    for life in range(4):
+        daemon = Daemon(tmp_path, progs, str(logs / "*.log"))  # --from end, the default
+        n = append(log, n, 1000)
+        n = append(logs / f"b{life}.log", n, 250)  # a file created just before the kill
+        time.sleep(0.2)
+        kill9(daemon)
+        n = append(log, n, 500)  # while it is down
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))
+    try:
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_a_rotated_in_file_that_cannot_be_opened_at_first_is_read_from_its_start(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    log.write_text(lines(0, 50), encoding="utf-8")  # history, not counted: --from end
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))  # --from end
+    try:
+        n = append(log, 0, 100)
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 100.0)
+        os.rename(log, logs / "app.log.1")
+        log.mkdir()  # briefly not a regular file
+        assert wait_for(lambda: "not a regular file" in daemon.log(), timeout=10)
+        log.rmdir()
+        n = append(log, n, 420)
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def _rotate_by_hand(logs: Path, log: Path, compress_older: bool) -> None:
+    """What logrotate with ``rotate 5`` and ``delaycompress`` does: shift .1 to .2(.gz), rename, create."""
+    one, two = logs / "app.log.1", logs / "app.log.2"
+    if one.exists():
+        if compress_older:
+            with open(one, "rb") as src, gzip.open(logs / "app.log.2.gz", "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            one.unlink()
+        else:
+            os.rename(one, two)
+    os.rename(log, one)
+    log.touch()
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "delaycompress"])
+def test_two_rotations_while_stopped_read_every_generation(tmp_path, compress):
+    progs, logs, log = layout(tmp_path)
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    assert_counted(daemon, n)
+    kill9(daemon)
+    n = append(log, n, 300)  # after the last checkpoint, before the first rotation
+    _rotate_by_hand(logs, log, compress)
+    n = append(log, n, 2000)  # the middle generation, never seen by the daemon
+    _rotate_by_hand(logs, log, compress)
+    n = append(log, n, 700)
+    assert (logs / ("app.log.2.gz" if compress else "app.log.2")).exists()
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_two_rotations_during_a_stall_read_every_generation(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+        daemon.proc.send_signal(signal.SIGSTOP)
+        n = append(log, n, 300)
+        _rotate_by_hand(logs, log, compress_older=False)
+        n = append(log, n, 2000)
+        _rotate_by_hand(logs, log, compress_older=False)
+        n = append(log, n, 700)
+        daemon.proc.send_signal(signal.SIGCONT)
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_a_generation_that_is_truly_gone_is_reported_and_counted(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    n = append(log, 0, 100)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    assert_counted(daemon, n)
+    assert daemon.stop() == 0
+    append(log, n, 50)  # written, then the file is deleted while the daemon is down
+    log.unlink()
+    n = append(log, n + 50, 10)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        lost = f"logmetrics_log_generations_lost_total{{file={log}}}"
+        assert wait_for(lambda: daemon.samples().get(lost) == 1)
+        assert "is gone" in daemon.log()
+        wait_for(lambda: daemon.samples().get("lines_total") == 110.0)
+        assert daemon.samples()["lines_total"] == 110.0  # the 50 lines of the deleted file are gone
+    finally:
+        daemon.stop()
+
+
+def test_a_file_created_written_and_renamed_away_within_the_rescan_is_read(tmp_path):
+    progs, logs, _log = layout(tmp_path)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        n = 0
+        for i in range(5):
+            short = logs / f"short{i}.log"
+            n = append(short, n, 100)
+            time.sleep(0.3)
+            os.rename(short, logs / f"short{i}.log.done")
+            time.sleep(0.4)
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_lines_written_to_the_old_file_during_a_stall_survive_a_kill(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    writer = Writer(log)
+    writer.start()
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    time.sleep(1.0)
+    os.rename(log, logs / "app.log.1")  # the writer goes on writing to the renamed file
+    log.write_text("", encoding="utf-8")
+    assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
+    time.sleep(1.5)  # a checkpoint that knows the new file
+    daemon.proc.send_signal(signal.SIGSTOP)
+    time.sleep(1.0)  # lines written to the old file that the daemon has not read
+    kill9(daemon)
+    writer.reopen()
+    time.sleep(0.5)
+    written = writer.finish()
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, written)
+    finally:
+        daemon.stop()
+
+
+def test_copytruncate_during_a_stall_with_more_new_bytes_than_the_old_offset(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+        daemon.proc.send_signal(signal.SIGSTOP)
+        n = append(log, n, 100)  # not read before the rotation: they are only in the copy
+        shutil.copyfile(log, logs / "app.log.1")
+        with open(log, "r+") as f:
+            f.truncate(0)
+        n = append(log, n, 1500)  # longer than the old offset
+        daemon.proc.send_signal(signal.SIGCONT)
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_a_rotated_file_overwritten_in_place_while_drained_is_not_counted(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    n = append(log, 0, 500)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+        os.rename(log, logs / "app.log.1")
+        n = append(log, n, 10)
+        assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
+        assert_counted(daemon, n)
+        fd = os.open(logs / "app.log.1", os.O_WRONLY)  # same inode, other content, longer
+        os.pwrite(fd, lines(5000, 900).encode(), 0)
+        os.close(fd)
+        assert wait_for(lambda: "overwritten while being read" in daemon.log(), timeout=10)
+        n = append(log, n, 10)
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+def test_a_file_cut_in_place_and_appended_does_not_count_kept_lines_again(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+        with open(log, "r+") as f:
+            f.truncate(len(lines(0, 500)))  # the first 500 lines stay
+        assert wait_for(lambda: "cut in place" in daemon.log(), timeout=10)
+        append(log, n, 100)
+        wait_for(lambda: daemon.samples().get("lines_total") == 1100.0)
+        assert daemon.samples()["lines_total"] == 1100.0
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.skipif(LOGROTATE is None, reason="logrotate is not installed")
+def test_real_logrotate_delaycompress_twice_while_stopped(tmp_path):
+    progs, logs, log = layout(tmp_path)
+    config = tmp_path / "logrotate.conf"
+    config.write_text(f"{log} {{\n  rotate 5\n  create\n  compress\n  delaycompress\n}}\n", encoding="utf-8")
+    state = tmp_path / "logrotate.status"
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    assert_counted(daemon, n)
+    kill9(daemon)
+    for _ in range(3):
+        n = append(log, n, 400)
+        subprocess.run([str(LOGROTATE), "-f", "-s", str(state), str(config)], check=True)
+    n = append(log, n, 100)
+    assert (logs / "app.log.2.gz").exists() and (logs / "app.log.1").exists()
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
