@@ -194,7 +194,8 @@ class Daemon:
                 now = time.monotonic()
                 if batches:
                     dirty = True
-                if (dirty or self.follower.unsaved) and now - last_commit >= COMMIT_INTERVAL and self._commit():
+                due = (dirty or self.follower.unsaved) and now - last_commit >= COMMIT_INTERVAL
+                if due and self._commit():
                     dirty = False
                     self.follower.unsaved = False
                     last_commit = now

@@ -148,7 +148,7 @@ class FileTailer:
 
     def read(self) -> list[str]:
         """Complete lines written since the last call (possibly none)."""
-        self.behind = False
+        was_behind, self.behind = self.behind, False
         if self.current is None:
             if self._saved is not None:
                 if self._closed_as is not None and self._closed_as == _stat_key(self.path):
@@ -157,8 +157,11 @@ class FileTailer:
             else:
                 self._open_current()
         else:
-            self._check_current()
+            changed = self._check_current()
             self._check_path()
+            current = self.current
+            if not (changed or was_behind or self.older) and current is not None and current.at_end:
+                return []  # the usual idle look: one fstat and one stat
         self._check_older()
         lines = self._read_in_order()
         if lines:
@@ -321,19 +324,21 @@ class FileTailer:
 
     # --- changes to what we hold ----------------------------------------------------
 
-    def _check_current(self) -> None:
+    def _check_current(self) -> bool:
+        """Look at the file at hand before reading on; True if it changed."""
         assert self.current is not None
         try:
             st = self.current.changed()
         except OSError:
-            return
+            return True
         if st is None:
-            return
+            return False
         if self.current.still_same(st):
             self.current.seen(st)
             self.current.refingerprint()
-            return
-        self._rewritten(st)
+        else:
+            self._rewritten(st)
+        return True
 
     def _rewritten(self, st: os.stat_result) -> None:
         """The file at the path is no longer only appended to: copytruncate, or cut in place."""

@@ -12,13 +12,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli.faults.test_faults import LOGROTATE, assert_counted
-from tests.cli.test_daemon import Daemon, Writer, layout, wait_for
+from tests.cli.test_daemon import SCRIPT, Daemon, Writer, layout, wait_for
 
 
 def lines(start: int, count: int) -> str:
@@ -302,3 +303,26 @@ def test_real_logrotate_delaycompress_twice_while_stopped(tmp_path):
         assert_counted(daemon, n)
     finally:
         daemon.stop()
+
+
+
+#: Runs a command as its only child and prints its exit status and peak RSS in KiB.
+PEAK_RSS = ("import resource, subprocess, sys\n"
+            "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+            "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
+def test_dry_run_streams_a_100_mb_line_in_bounded_memory(tmp_path):
+    progs, _logs, log = layout(tmp_path)
+    with open(log, "wb") as f:
+        f.write(b"line 0\n")
+        chunk = b"x" * (1 << 20)
+        for _ in range(100):
+            f.write(chunk)
+        f.write(b"\nline 1\n")
+    command = [str(SCRIPT), "dry-run", "--progs", str(progs), str(log)]
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, *command],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    code, peak_kib = map(int, out.split())
+    assert code == 0
+    assert peak_kib <= 64 * 1024, f"peak RSS {peak_kib / 1024:.0f} MB"

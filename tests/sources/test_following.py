@@ -1,0 +1,135 @@
+"""Following files, below the daemon: generations in order, identity, descriptors, bounded work."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from pathlib import Path
+
+from logmetrics.sources.follow import Follower
+from logmetrics.sources.generations import rotated_files
+from logmetrics.sources.tail import FileTailer
+
+
+def numbered(start: int, count: int) -> bytes:
+    return "".join(f"line {i}\n" for i in range(start, start + count)).encode()
+
+
+def read_all(tailer: FileTailer) -> list[str]:
+    out: list[str] = []
+    for _ in range(50):
+        out += tailer.read()
+        if not tailer.busy:
+            break
+    return out
+
+
+def open_fds_to(folder: Path) -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith(str(folder)):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def test_rotated_names_in_order_compressed_and_dated_and_fifos_skipped(tmp_path):
+    log = tmp_path / "access.log"
+    for name in ("access.log.3.gz", "access.log.2.gz", "access.log.1"):
+        (tmp_path / name).write_bytes(b"x\n")
+    os.mkfifo(tmp_path / "access.log.4")
+    (tmp_path / "access.log.zst").write_bytes(b"not readable here")
+    (tmp_path / "access.logger").write_bytes(b"another log")
+    assert [Path(r.path).name for r in rotated_files(str(log))] == [
+        "access.log.3.gz", "access.log.2.gz", "access.log.1"]
+    dated = tmp_path / "dated"
+    dated.mkdir()
+    for name in ("app.log-20240103", "app.log-20231231", "app.log-20240101.gz"):
+        (dated / name).write_bytes(b"x\n")
+        stamp = int(name[8:16]) * 10**9  # each written on its day
+        os.utime(dated / name, ns=(stamp, stamp))
+    assert [Path(r.path).name for r in rotated_files(str(dated / "app.log"))] == [
+        "app.log-20231231", "app.log-20240101.gz", "app.log-20240103"]
+
+
+def test_names_given_upwards_by_hand_yield_to_modification_times(tmp_path):
+    log = tmp_path / "app.log"
+    for i, name in enumerate(("app.log.1", "app.log.2", "app.log.3")):
+        (tmp_path / name).write_bytes(b"x\n")
+        os.utime(tmp_path / name, ns=(10**18 + i, 10**18 + i))  # .1 oldest, .3 newest
+    assert [Path(r.path).name for r in rotated_files(str(log))] == ["app.log.1", "app.log.2", "app.log.3"]
+
+
+def test_a_saved_generation_is_resumed_from_inside_a_gz_file(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 300))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    assert len(read_all(tailer)) == 300
+    saved = tailer.positions()
+    tailer.close()
+    with open(log, "ab") as f:
+        f.write(numbered(300, 50))
+    (tmp_path / "app.log.1.gz").write_bytes(gzip.compress(log.read_bytes()))
+    log.unlink()
+    log.write_bytes(numbered(350, 10))
+    restarted = FileTailer(str(log), saved, start_at_end=False)
+    assert read_all(restarted) == [f"line {i}" for i in range(300, 360)]
+    assert restarted.stats.generations_lost == 0
+
+
+def test_from_the_end_never_scans_a_huge_file_without_newlines(tmp_path, monkeypatch):
+    log = tmp_path / "huge.log"
+    with open(log, "wb") as f:
+        f.truncate(4 << 30)  # 4 GiB of NUL bytes, no newline (sparse: takes no disk)
+    read_bytes = []
+    real_pread = os.pread
+
+    def counting_pread(fd: int, size: int, offset: int) -> bytes:
+        data = real_pread(fd, size, offset)
+        read_bytes.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", counting_pread)
+    tailer = FileTailer(str(log), None, start_at_end=True, max_line=1 << 20)
+    tailer.open()
+    assert sum(read_bytes) < 4 << 20  # a few MiB looked at, not 4 GiB
+    with open(log, "ab") as f:
+        f.write(b"rest of that line\nline 1\n")
+    assert read_all(tailer) == ["line 1"]
+
+
+def test_quiet_files_give_their_descriptors_back_and_are_reopened_by_identity(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i in range(5):
+        (logs / f"f{i}.log").write_bytes(numbered(0, 10))
+    follower = Follower([str(logs / "*.log")], from_end=False, rescan_interval=0.1, idle_close=0.3)
+    follower.start()
+    try:
+        got: list[str] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (len(got) < 50 or open_fds_to(logs)):
+            got += [line for _, batch in follower.poll() for line in batch]
+            time.sleep(0.05)
+        assert len(got) == 50
+        assert open_fds_to(logs) == 0  # every quiet file closed
+        # Written while closed, and one rotated while closed: read once, from where it was.
+        with open(logs / "f0.log", "ab") as f:
+            f.write(numbered(10, 5))
+        os.rename(logs / "f1.log", logs / "f1.log.1")
+        with open(logs / "f1.log.1", "ab") as f:
+            f.write(numbered(10, 3))
+        (logs / "f1.log").write_bytes(numbered(13, 2))
+        more: list[str] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(more) < 10:
+            more += [line for _, batch in follower.poll() for line in batch]
+            time.sleep(0.05)
+        assert sorted(more) == sorted([f"line {i}" for i in range(10, 15)] * 2)
+        positions = follower.handed_out()
+        assert {Path(p).name for p in positions} >= {f"f{i}.log" for i in range(5)}
+    finally:
+        follower.stop()
