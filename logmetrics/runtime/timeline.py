@@ -68,7 +68,7 @@ def require_times(programs: Sequence[Program]) -> dict[str, list[str]]:
     if missing:
         raise NoLineTime(
             "; ".join(f"{path}: reads no time from its lines" for path in missing)
-            + ": history needs each line's own time. Read it with strptime($capture, \"LAYOUT\") "
+            + ": history needs the time of each line. Read it with strptime($capture, \"LAYOUT\") "
               "(a Go layout, e.g. \"02/Jan/2006:15:04:05 -0700\" for Apache's %t), as the bundled "
               "programs do; settime() alone is not enough, as the time must be found before the "
               "line runs through the program")
