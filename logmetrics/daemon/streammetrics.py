@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.core import Metric as Family
 from prometheus_client.registry import Collector
 
 from logmetrics.sources.hub import SourceHub
+from logmetrics.sources.stream import StreamStats
 
 
 class StreamCollector(Collector):
@@ -19,7 +20,7 @@ class StreamCollector(Collector):
 
     def collect(self) -> Iterator[Family]:
         streams = sorted(self.sources.stream_stats().items())
-        counters = {
+        counters: dict[str, tuple[str, Callable[[StreamStats], int]]] = {
             "logmetrics_source_lines": ("Lines read from a stream source (before tag filters)",
                                         lambda s: s.lines),
             "logmetrics_source_bytes": ("Bytes read from a stream source", lambda s: s.bytes),
@@ -42,7 +43,8 @@ class StreamCollector(Collector):
             "logmetrics_source_dropped",
             "What a stream source dropped: overlong (a datagram or syslog frame over the limit, "
             "dropped; a line over it, cut), connections (over the limit, closed), accept_failed "
-            "(out of descriptors)", labels=["source", "reason"])
+            "(out of descriptors), receive_buffer (UDP datagrams the kernel dropped, socket buffer "
+            "full)", labels=["source", "reason"])
         for source, stats in streams:
             for reason, count in sorted(stats.dropped.items()):
                 dropped.add_metric([source, reason], count)

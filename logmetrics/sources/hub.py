@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logmetrics.sources.address import CONTAINER_FORMATS, SourceAddress
+from logmetrics.sources.envelope import Envelope
 from logmetrics.sources.lines import DEFAULT_MAX_LINE
 from logmetrics.sources.stream import Batch, StreamStats
 from logmetrics.sources.streams import StreamReader, StreamSpec
 from logmetrics.sources.unwrap.container import ContainerLog, UnwrapStats, path_envelope
+
+#: Files whose unwrapping state (and envelope) is kept; the least recently read go first.
+MAX_TRACKED_FILES = 10_000
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,8 @@ class SourceHub:
         self.file_globs = [s.name for s in files]
         self._containers = [(os.path.abspath(s.name), s.address.kind) for s in files
                             if s.address.kind in CONTAINER_FORMATS]
-        self._unwrappers: dict[str, ContainerLog | None] = {}
+        # Pods come and go for months: the state of the least recently read files is let go.
+        self._unwrappers: OrderedDict[str, tuple[ContainerLog, Envelope] | None] = OrderedDict()
         self.max_line = max_line
         self._streams = [StreamSpec(s.name, s.address) for s in sources if s.address.is_stream]
         self._pipe_globs = [s.name for s in files if s.address.kind == "file"]
@@ -61,22 +67,29 @@ class SourceHub:
         streams read since the last call."""
         out = []
         for path, lines in polled:
-            unwrapper = self._unwrapper(path)
-            if unwrapper is None:
+            container = self._unwrapper(path)
+            if container is None:
                 out.append(Batch(path, lines))
                 continue
+            unwrapper, envelope = container
             unwrapped = unwrapper.unwrap(lines)
             if unwrapped:
-                out.append(Batch(path, unwrapped, path_envelope(path)))
+                out.append(Batch(path, unwrapped, envelope))
         if self.reader is not None:
             out.extend(self.reader.poll())
         return out
 
-    def _unwrapper(self, path: str) -> ContainerLog | None:
-        if path not in self._unwrappers:
-            fmt = next((f for pattern, f in self._containers if fnmatch.fnmatchcase(path, pattern)), None)
-            self._unwrappers[path] = ContainerLog(fmt, self.max_line) if fmt else None
-        return self._unwrappers[path]
+    def _unwrapper(self, path: str) -> tuple[ContainerLog, Envelope] | None:
+        """The unwrapper of a container log and its path's envelope; None for a plain file."""
+        if path in self._unwrappers:
+            self._unwrappers.move_to_end(path)
+            return self._unwrappers[path]
+        fmt = next((f for pattern, f in self._containers if fnmatch.fnmatchcase(path, pattern)), None)
+        found = (ContainerLog(fmt, self.max_line), path_envelope(path)) if fmt else None
+        self._unwrappers[path] = found
+        if len(self._unwrappers) > MAX_TRACKED_FILES:
+            self._unwrappers.popitem(last=False)  # at worst, a line cut in parts loses its head
+        return found
 
     @property
     def exhausted(self) -> bool:
@@ -89,7 +102,7 @@ class SourceHub:
 
     def unwrap_stats(self) -> dict[str, UnwrapStats]:
         """Per container log file: lines not in its format, lines cut at the limit."""
-        return {path: u.stats for path, u in list(self._unwrappers.items()) if u is not None}
+        return {path: u[0].stats for path, u in list(self._unwrappers.items()) if u is not None}
 
     def stop(self) -> None:
         if self.reader is not None:

@@ -160,6 +160,24 @@ class DatagramSocket(_Bound):
     def __init__(self, sock: socket.socket, endpoint: Endpoint, path: str) -> None:
         super().__init__(sock, endpoint, path)
         self.splitter = LineSplitter(endpoint.max_line + 1)
+        self.inode = os.fstat(sock.fileno()).st_ino
+
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped for want of room in this socket's buffer (UDP on Linux:
+        the ``drops`` column of /proc/net/udp), or None where that is not known."""
+        if self.path:
+            return None
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            try:
+                with open(table, encoding="ascii") as rows:
+                    next(rows, None)
+                    for row in rows:
+                        fields = row.split()
+                        if len(fields) > 12 and fields[9] == str(self.inode):
+                            return int(fields[12])
+            except (OSError, ValueError):
+                continue
+        return None
 
     def on_ready(self, reader: StreamHost) -> None:
         stats = self.endpoint.stats

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 from logmetrics.sources.address import SourceAddress
 from logmetrics.sources.fifo import FifoStream, is_fifo
-from logmetrics.sources.sockets import SourceError, open_socket
+from logmetrics.sources.sockets import DatagramSocket, SourceError, open_socket
 from logmetrics.sources.stdin import StdinStream
 from logmetrics.sources.stream import Batch, Endpoint, Stream, StreamHost, StreamStats, Subscriber
 
@@ -75,6 +75,7 @@ class StreamReader(StreamHost):
         self._stopping = False
         self._stop_read, self._stop_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._thread: threading.Thread | None = None
+        self._datagram_sockets: list[DatagramSocket] = []
         self._finite_open = 0
         self._ended = False
         self._last_fifo_scan = -FIFO_RESCAN
@@ -105,6 +106,8 @@ class StreamReader(StreamHost):
                 else:
                     stream = open_socket(address, endpoint)
                     log.info("listening on %s", text)
+                    if isinstance(stream, DatagramSocket):
+                        self._datagram_sockets.append(stream)
                 self.endpoints[text] = endpoint
                 self.add(stream)
         except SourceError:
@@ -139,7 +142,12 @@ class StreamReader(StreamHost):
         """A snapshot of per-source statistics (safe from any thread)."""
         with self._lock:
             endpoints = dict(self.endpoints)
-        return {text: replace(e.stats, dropped=dict(e.stats.dropped)) for text, e in endpoints.items()}
+        out = {text: replace(e.stats, dropped=dict(e.stats.dropped)) for text, e in endpoints.items()}
+        for sock in self._datagram_sockets:  # fixed after open(): safe to read from any thread
+            drops = sock.kernel_drops()
+            if drops is not None:
+                out[sock.endpoint.text].dropped["receive_buffer"] = drops
+        return out
 
     def stop(self) -> None:
         """Stop reading, close every stream (and remove our unix socket files)."""
@@ -215,8 +223,11 @@ class StreamReader(StreamHost):
             now = time.monotonic()
             self._resume_paused(now)
             if self.file_globs and now - self._last_fifo_scan >= FIFO_RESCAN:
-                self._scan_fifos()
                 self._last_fifo_scan = now
+                try:
+                    self._scan_fifos()
+                except Exception:  # a bug here must not stop the sockets being read
+                    log.exception("looking for named pipes failed; trying again in %g s", FIFO_RESCAN)
             timeout = 0.0 if self._always_ready else 1.0
             for key, _ in self._selector.select(timeout):
                 if key.data is not None and key.data in self._streams:

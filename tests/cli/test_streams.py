@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import signal
 import socket
 import subprocess
 import time
@@ -256,5 +257,33 @@ def test_the_daemonset_example_counts_requests_per_pod(tmp_path):
                 assert wait_for(lambda k=series, n=count: daemon.samples().get(k) == n), (pod, status)
             other = f"nginx_pod_log_lines_other_total{{container=nginx,namespace=shop,pod={pod}}}"
             assert daemon.samples()[other] == len(errors)
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_udp_datagrams_dropped_by_the_kernel_are_counted(tmp_path):
+    """With the daemon stopped (SIGSTOP), a burst overflows the socket buffer: every datagram sent is
+    either counted as a line or as a kernel drop, none unaccounted for."""
+    progs = counting_progs(tmp_path)
+    port = free_port()
+    url = f"udp://127.0.0.1:{port}"
+    daemon = Daemon(tmp_path, progs, url)
+    sent = 20000
+    try:
+        daemon.proc.send_signal(signal.SIGSTOP)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for i in range(sent):
+                    s.sendto(f"line {i % 10}".encode() + b"x" * 400 + b"\n", ("127.0.0.1", port))
+        finally:
+            daemon.proc.send_signal(signal.SIGCONT)
+        key = f"logmetrics_source_dropped_total{{reason=receive_buffer,source={url}}}"
+
+        def accounted() -> float:
+            samples = daemon.samples()
+            return samples.get(f"logmetrics_source_lines_total{{source={url}}}", 0) + samples.get(key, 0)
+
+        assert wait_for(lambda: accounted() == sent, timeout=30), (accounted(), daemon.samples().get(key))
+        assert daemon.samples()[key] > 0
     finally:
         assert daemon.stop() == 0
