@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 
 #: Bytes of lines waiting for the main loop before the reader stops reading.
 MAX_QUEUED = 8 << 20
-#: How often the file globs are searched for named pipes.
+#: How often the file globs are searched for named pipes, and how often a path found to be a
+#: regular file is checked again.
 FIFO_RESCAN = 2.0
+FIFO_RECHECK = 30.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class StreamReader(StreamHost):
         self._finite_open = 0
         self._ended = False
         self._last_fifo_scan = -FIFO_RESCAN
+        self._plain: set[str] = set()  # paths the globs match that are not FIFOs
+        self._plain_since = 0.0
 
     # --- main thread ---------------------------------------------------------------
 
@@ -250,10 +254,19 @@ class StreamReader(StreamHost):
 
     def _scan_fifos(self) -> None:
         known = {s.path for s in self._streams if isinstance(s, FifoStream)}
+        now = time.monotonic()
+        if now - self._plain_since >= FIFO_RECHECK:
+            # A path once a regular file may become a FIFO (mkfifo after a rotation): look again.
+            self._plain.clear()
+            self._plain_since = now
         for pattern in self.file_globs:
             for path in glob.glob(pattern, recursive=True):
                 path = os.path.abspath(path)
-                if path in known or not is_fifo(path):
+                if path in known or path in self._plain:
+                    continue
+                if not is_fifo(path):
+                    # Known not to be a FIFO: not stat()ed again for a while (thousands of logs).
+                    self._plain.add(path)
                     continue
                 endpoint = self.endpoints.get(path)
                 if endpoint is None:
