@@ -24,11 +24,14 @@ from logmetrics.sources.envelope import NO_ENVELOPE as _NO_HEADER
 from logmetrics.sources.envelope import Envelope
 
 _PRI = re.compile(r"<(\d{1,3})>")
-_RFC3164 = re.compile(
+_RFC3164_HEADER = (
     r"(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?) "
     r"(?:(?P<host>[^\s:\[\]]+) )?"
     r"(?:(?P<tag>[^\s:\[\]]+)(?:\[[^\]\s]*\])?: ?)?"
 )
+_RFC3164 = re.compile(_RFC3164_HEADER)
+#: PRI and an RFC 3164 header in one match: the common case costs one regex and one dict lookup.
+_PRI_RFC3164 = re.compile(r"<(?P<pri>\d{1,3})>" + _RFC3164_HEADER)
 _MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
 
 
@@ -46,24 +49,30 @@ class MalformedSyslog(ValueError):
 
 def parse(frame: str) -> Message:
     """The message inside one syslog frame; raises :class:`MalformedSyslog`."""
+    header = _PRI_RFC3164.match(frame)
+    if header is not None:
+        # A sender repeats its header for every message of the same second: one envelope for all.
+        envelope = _ENVELOPES.get(header.group())
+        if envelope is not None:
+            return Message(frame[header.end():], envelope)
     pri = _PRI.match(frame)
     if pri is None or int(pri.group(1)) > 191:
         raise MalformedSyslog("no <PRI> at the start")
     rest = frame[pri.end():]
     if rest.startswith("1 "):
         return _rfc5424(rest[2:])
-    return _rfc3164(rest)
+    return _rfc3164(pri.group(), rest)
 
 
 _ENVELOPES: dict[str, Envelope] = {}
 
 
-def _rfc3164(rest: str) -> Message:
+def _rfc3164(pri: str, rest: str) -> Message:
+    """``rest`` after ``pri`` (the ``<PRI>`` text, part of the envelope cache's key)."""
     header = _RFC3164.match(rest)
     if header is None:  # RFC 3164 4.3.3: no recognisable header, the rest is the message
         return Message(rest, _NO_HEADER)
-    # A sender repeats its header for every message of the same second: one envelope for all.
-    key = header.group()
+    key = pri + header.group()
     envelope = _ENVELOPES.get(key)
     if envelope is None:
         if len(_ENVELOPES) > 1024:
