@@ -127,15 +127,21 @@ class StreamReader(StreamHost):
 
     def poll(self) -> list[Batch]:
         """The batches read since the last call (main thread)."""
-        out: list[Batch] = []
-        queue = self._queue
-        while queue:
-            out.append(queue.popleft())
-        if out:
-            with self._lock:
-                self._queued -= sum(len(line) for batch in out for line in batch.lines)
-            self._room.set()
+        if not self._queue:
+            return []
+        # Under the lock: the reader wakes us when it adds to an empty queue, so "empty" must
+        # not change between its check and our taking.
+        with self._lock:
+            out = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        self._room.set()
         return out
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of lines read and not yet handed out (bounded by ``max_queued`` and one read)."""
+        return self._queued
 
     @property
     def exhausted(self) -> bool:

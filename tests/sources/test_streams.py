@@ -206,7 +206,7 @@ def test_reader_stops_reading_when_the_main_loop_is_behind(tmp_path):
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     time.sleep(1.5)
-    queued = reader._queued
+    queued = reader.queued_bytes
     assert (1 << 20) <= queued < (1 << 20) + 2 * (1 << 20), queued
     got = sum(len(b.lines) for b in reader.poll())
     done.set()
