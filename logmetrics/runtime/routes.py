@@ -99,7 +99,3 @@ class LogRouter:
             return list(programs)
         names, unbound = self._targets(path)
         return [p for p in programs if p.name in names or (unbound and p.name not in self.bound)]
-
-    def forget(self, path: str) -> None:
-        """Drop what was decided for ``path`` (a new file under an old name)."""
-        self._cache.pop(path, None)

@@ -30,9 +30,6 @@ class MetricStore:
             rest.pop(program, None)
             self._by_program = rest
 
-    def program_metrics(self, program: str) -> list[Metric]:
-        return list(self._by_program.get(program, ()))
-
     def programs(self) -> list[str]:
         return sorted(self._by_program)
 
