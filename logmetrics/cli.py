@@ -8,8 +8,9 @@ a usage error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from logmetrics import __version__
@@ -258,42 +259,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Each subcommand's module and function (``logmetrics.commands``: one module per subcommand).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("logmetrics.commands.check", "run_check"),
+    "dry-run": ("logmetrics.commands.dryrun", "run_dry_run"),
+    "test": ("logmetrics.commands.testcases", "run_tests"),
+    "run": ("logmetrics.commands.run", "run_daemon"),
+    "playground": ("logmetrics.commands.playground", "run_playground"),
+    "convert": ("logmetrics.commands.convert", "run_convert"),
+    "backfill": ("logmetrics.commands.backfill", "run_backfill"),
+    "report": ("logmetrics.commands.report", "run_report"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    module, function = COMMANDS[args.command]
     try:
-        if args.command == "check":
-            from logmetrics.commands.check import run_check
-
-            return run_check(args)
-        if args.command == "dry-run":
-            from logmetrics.commands.dryrun import run_dry_run
-
-            return run_dry_run(args)
-        if args.command == "test":
-            from logmetrics.commands.testcases import run_tests
-
-            return run_tests(args)
-        if args.command == "run":
-            from logmetrics.commands.run import run_daemon
-
-            return run_daemon(args)
-        if args.command == "playground":
-            from logmetrics.commands.playground import run_playground
-
-            return run_playground(args)
-        if args.command == "convert":
-            from logmetrics.commands.convert import run_convert
-
-            return run_convert(args)
-        if args.command == "backfill":
-            from logmetrics.commands.backfill import run_backfill
-
-            return run_backfill(args)
-        if args.command == "report":
-            from logmetrics.commands.report import run_report
-
-            return run_report(args)
+        # Imported only now: --help and argument errors never load the compiler or the daemon.
+        run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), function)
+        return run(args)
     except CompileErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -305,7 +291,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    return 2  # pragma: no cover - argparse requires a command
 
 
 if __name__ == "__main__":  # pragma: no cover

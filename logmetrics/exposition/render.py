@@ -37,7 +37,8 @@ def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False
     if fmt == "openmetrics":
         from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-        return generate_openmetrics(registry_for(store, prog_label, timestamps)).decode("utf-8")
+        written: bytes = generate_openmetrics(registry_for(store, prog_label, timestamps))
+        return written.decode("utf-8")
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

@@ -101,7 +101,7 @@ def _labels(names: tuple[str, ...] | list[str], values: tuple[str, ...] | list[s
     return "{" + ",".join(f'{safe_name(n, False)}="{_escape_label(v)}"' for n, v in pairs) + "}"
 
 
-def _stamp(stamps: dict, key: tuple[str, ...]) -> str:
+def _stamp(stamps: dict[tuple[str, ...], float], key: tuple[str, ...]) -> str:
     stamp = stamps.get(key)
     return "" if stamp is None else f" {int(float(stamp) * 1000):d}"
 

@@ -6,6 +6,7 @@ program's runner counts it as a runtime error for that line.
 
 from __future__ import annotations
 
+import re
 import time
 
 from logmetrics.lang.golayout import parse_time
@@ -108,7 +109,7 @@ def int_mod(a: int | float, b: int | float) -> int | float:
     return math.fmod(a, b)
 
 
-def first_group(match, groups: tuple[int, ...]) -> str:
+def first_group(match: re.Match[str], groups: tuple[int, ...]) -> str:
     """The first of several same-named groups that took part in the match."""
     for group in groups:
         text = match[group]

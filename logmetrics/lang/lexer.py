@@ -131,21 +131,9 @@ class Lexer:
             self.offset = i
             return Token(kind, word, self.position(start), i)
         if c == "$":
-            i += 1
-            while i < n and text[i] in _NAME:
-                i += 1
-            if i == start + 1:
-                raise self.error(start, "expected a capture name or number after '$'")
-            self.offset = i
-            return Token(Kind.CAPREF, text[start + 1 : i], self.position(start), i)
+            return self._sigil_name(start, Kind.CAPREF, "a capture name or number")
         if c == "@":
-            i += 1
-            while i < n and text[i] in _NAME:
-                i += 1
-            if i == start + 1:
-                raise self.error(start, "expected a decorator name after '@'")
-            self.offset = i
-            return Token(Kind.DECO, text[start + 1 : i], self.position(start), i)
+            return self._sigil_name(start, Kind.DECO, "a decorator name")
         if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             return self._number(start)
         if c == '"':
@@ -160,6 +148,16 @@ class Lexer:
         while i < len(self.text) and self.text[i] in " \t":
             i += 1
         return i < len(self.text) and self.text[i] == "("
+
+    def _sigil_name(self, start: int, kind: Kind, what: str) -> Token:
+        """``$name`` or ``@name``: the name after the sigil at ``start``."""
+        text, i = self.text, start + 1
+        while i < len(text) and text[i] in _NAME:
+            i += 1
+        if i == start + 1:
+            raise self.error(start, f"expected {what} after {text[start]!r}")
+        self.offset = i
+        return Token(kind, text[start + 1 : i], self.position(start), i)
 
     def _number(self, start: int) -> Token:
         text, n, i = self.text, len(self.text), start

@@ -10,7 +10,7 @@ an expression statement.
 
 from __future__ import annotations
 
-from logmetrics.errors import CompileError
+from logmetrics.errors import CompileError, Position
 from logmetrics.lang import ast
 from logmetrics.lang.lexer import Kind, Lexer, Token, parse_duration
 
@@ -56,13 +56,18 @@ class Parser:
     def at(self, text: str) -> bool:
         return self.tok.text == text and self.tok.kind in (Kind.OP, Kind.KEYWORD)
 
+    def at_kind(self, kind: Kind) -> bool:
+        """Whether the current token is of ``kind`` (a call: the token changes as the parser advances)."""
+        return self.tok.kind is kind
+
     def error(self, message: str, tok: Token | None = None) -> CompileError:
         return CompileError((tok or self.tok).pos, message)
 
     def describe(self, tok: Token) -> str:
+        what: str = tok.kind.value
         if tok.kind in (Kind.EOF, Kind.NL):
-            return tok.kind.value
-        return f"{tok.kind.value} {tok.text!r}" if tok.kind is not Kind.OP else repr(tok.text)
+            return what
+        return f"{what} {tok.text!r}" if tok.kind is not Kind.OP else repr(tok.text)
 
     def expect(self, text: str, context: str) -> Token:
         if not self.at(text):
@@ -178,7 +183,7 @@ class Parser:
         if not (self.tok.kind is Kind.KEYWORD and self.tok.text in METRIC_KINDS):
             raise self.error(f"expected one of {', '.join(METRIC_KINDS)} after 'hidden'")
         kind = self.advance().text
-        is_string = self.tok.kind is Kind.STRING
+        is_string = self.at_kind(Kind.STRING)
         name_tok = self.advance() if is_string else self.expect_id(f"after '{kind}'")
         decl = ast.Decl(start.pos, kind, name_tok.text, name_tok.text, [], hidden)
         seen: set[str] = set()
@@ -190,13 +195,13 @@ class Parser:
             if word.text == "by":
                 decl.keys = self.parse_key_list()
             elif word.text == "as":
-                if self.tok.kind is not Kind.STRING:
+                if not self.at_kind(Kind.STRING):
                     raise self.error("expected a quoted name after 'as'")
                 decl.export_name = self.advance().text
             elif word.text == "buckets":
                 decl.buckets = self.parse_number_list()
             else:
-                if self.tok.kind is not Kind.INT:
+                if not self.at_kind(Kind.INT):
                     raise self.error("expected a whole number after 'limit'")
                 decl.limit = int(self.advance().text)
         self.end_statement()
@@ -398,8 +403,6 @@ class Parser:
         raise self.error(f"expected an expression, found {self.describe(tok)}")
 
 
-def _after_slash(tok: Token):
+def _after_slash(tok: Token) -> Position:
     """The position of a regex body: one column after its opening slash."""
-    from logmetrics.errors import Position
-
     return Position(tok.pos.file, tok.pos.line, tok.pos.col + 1)

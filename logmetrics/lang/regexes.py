@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from logmetrics.errors import CompileError, Position
-from logmetrics.grok import GrokError, PatternLibrary, RegexSyntaxError, compile_regex, expand
+from logmetrics.grok import Expansion, GrokError, PatternLibrary, RegexSyntaxError, compile_regex, expand
 from logmetrics.lang import ast
 
 
@@ -136,7 +136,7 @@ def compile_pattern(node: ast.Pattern, library: PatternLibrary, keep: frozenset[
     return CompiledPattern(regex, expansion.regex, engine, captures, guarded)
 
 
-def _drop_captures(expansion, keep: frozenset[str]) -> str:
+def _drop_captures(expansion: Expansion, keep: frozenset[str]) -> str:
     """The expanded regex with the named groups of unused captures made non-capturing."""
     regex = expansion.regex
     for var, capture in expansion.captures.items():
@@ -164,7 +164,7 @@ def _may_backtrack(pattern: str) -> bool:
     return _risky(tree, inside_repeat=False)
 
 
-def _risky(items, inside_repeat: bool) -> bool:
+def _risky(items: Any, inside_repeat: bool) -> bool:
     """Only unbounded repeats count: a bounded one (``{1,4}``) cannot blow up."""
     for op, av in items:
         if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
@@ -208,7 +208,7 @@ def _group_shapes(pattern: str) -> dict[int, tuple[bool, str]]:
     return shapes
 
 
-def _walk(items, optional: bool, shapes: dict[int, tuple[bool, str]]) -> None:
+def _walk(items: Any, optional: bool, shapes: dict[int, tuple[bool, str]]) -> None:
     for op, av in items:
         if op is sre_c.SUBPATTERN:
             group, _add, _del, sub = av
@@ -232,7 +232,7 @@ def _walk(items, optional: bool, shapes: dict[int, tuple[bool, str]]) -> None:
                 _walk(no, True, shapes)
 
 
-def _infer_type(sub) -> str:
+def _infer_type(sub: Any) -> str:
     """mtail's inference: only digits is an int; digits and a literal dot is a float.
 
     Anything else (a sign, ``-`` for "none", ``.``, ``\\S``, letters) is a string,
@@ -249,7 +249,7 @@ def _infer_type(sub) -> str:
     return "string"
 
 
-def _collect_chars(items, chars: set[str]) -> bool:
+def _collect_chars(items: Any, chars: set[str]) -> bool:
     """Add every character the subpattern can match; False if that set is open-ended."""
     for op, av in items:
         if op is sre_c.LITERAL:

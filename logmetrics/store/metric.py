@@ -121,8 +121,9 @@ class Metric:
 
     def new_histogram(self, key: LabelValues) -> list[float] | None:
         """Create the value of a new histogram label set, or None if refused."""
-        if key in self.values:
-            return self.values[key]
+        held: list[float] | None = self.values.get(key)
+        if held is not None:
+            return held
         if not self.admit(key):
             return None
         value: list[float] = [0] * (len(self.buckets) + 1) + [0.0]
