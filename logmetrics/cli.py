@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                      help="progress on stderr: auto shows it when stderr is a terminal")
     dry.add_argument("-q", "--quiet", action="store_true", help="no match report")
+    # The per-line trace, as the playground shows it (docs/status.md).
+    dry.add_argument("--explain", type=int, default=0, metavar="N",
+                     help="on stderr, for each of the first N lines: the pattern sites (file:line) that "
+                          "matched it, with their captures and the values the program reads")
 
     test = commands.add_parser(
         "test", help="run programs over sample logs and compare with the metrics they must produce",

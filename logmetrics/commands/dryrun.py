@@ -11,6 +11,7 @@ from logmetrics.commands.common import load_from_args
 from logmetrics.exposition.render import render
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.routes import LogRouter, LogSpec
+from logmetrics.runtime.trace import Explainer
 from logmetrics.sources.static import read_batches
 
 
@@ -63,6 +64,7 @@ def run_dry_run(args: argparse.Namespace) -> int:
     progress = Progress(
         args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     )
+    explainer = _explainer(args, specs)
     started = time.perf_counter()
     for spec in specs:
         source = spec.glob
@@ -71,6 +73,8 @@ def run_dry_run(args: argparse.Namespace) -> int:
         first_line = 1
         reader = read_batches(source)
         for batch in reader:
+            if explainer is not None:
+                explainer.feed(batch, name, first_line)
             # Without a report to print, the lines no program matched need not be tracked.
             result = runtime.process(batch, name, track_unmatched=not args.quiet)
             unmatched = result.unmatched or []
@@ -88,6 +92,15 @@ def run_dry_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         sys.stderr.write(format_report(report, runtime))
     return 0
+
+
+def _explainer(args: argparse.Namespace, specs: list[LogSpec]) -> Explainer | None:
+    """``--explain N``: a second copy of the programs traces the first N lines on stderr."""
+    if not getattr(args, "explain", 0):
+        return None
+    _library, programs = load_from_args(args, specs)
+    tracing = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs))
+    return Explainer(tracing, args.explain, sys.stderr)
 
 
 def format_report(report: MatchReport, runtime: Runtime) -> str:

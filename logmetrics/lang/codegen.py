@@ -13,7 +13,7 @@ the program for that line only; ``on_error`` hears about it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from logmetrics.lang import ast, builtins
@@ -31,6 +31,17 @@ class GeneratedProgram:
     source: str
     namespace: dict[str, Any]
     metrics: dict[str, Metric]
+    #: The regexes that decide whether a block runs (pattern sites), by number.
+    sites: dict[int, SiteCode] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SiteCode:
+    """A pattern site as the code uses it: searched in the line itself or in an ``=~`` subject,
+    and whether the code counts the lines it matched (in ``_hits[number]``)."""
+
+    on_line: bool
+    counted: bool
 
 
 @dataclass(frozen=True)
@@ -77,18 +88,23 @@ class _Hit:
 _Line = str | _Hit
 
 
-def generate(checked: CheckedProgram, program_name: str, stamps: bool = False) -> GeneratedProgram:
+def generate(checked: CheckedProgram, program_name: str, stamps: bool = False,
+             count_sites: bool = True) -> GeneratedProgram:
     """Generate the Python source and namespace of a checked program.
 
     With ``stamps``, each update also records the line's own time (for
-    ``--emit-metric-timestamp``); without, that costs nothing.
+    ``--emit-metric-timestamp``); without, that costs nothing. With
+    ``count_sites``, the lines each pattern site matched are counted in the
+    namespace's ``_hits`` list (for the match inspector; off only to measure its cost).
     """
-    return _Generator(checked, program_name, stamps).run()
+    return _Generator(checked, program_name, stamps, count_sites).run()
 
 
 class _Generator:
-    def __init__(self, checked: CheckedProgram, program_name: str, stamps: bool) -> None:
+    def __init__(self, checked: CheckedProgram, program_name: str, stamps: bool, count_sites: bool) -> None:
         self.checked = checked
+        self.count_sites = count_sites
+        self.sites: dict[int, SiteCode] = {}
         self.stamps = stamps and checked.uses_timestamp
         self.reads_time = self.stamps  # the code reads ts (timestamp(), stamps): reset it per line
         self.lines: list[_Line] = []
@@ -147,6 +163,11 @@ class _Generator:
         lean = sum(isinstance(line, _Hit) for line in body) == 1
         self.emit(0, "def process(lines, filename, missed, on_error):")
         self.emit(1, "matched = 0")
+        # Per-site counts live in locals while the batch runs, added to _hits once at its end.
+        counted = sorted(n for n, site in self.sites.items() if site.counted)
+        for number in counted:
+            self.emit(1, f"_s{number} = 0")
+        self.ns["_hits"] = [0] * len(self.checked.patterns)
         self.emit(1, "if missed is None:")
         self.emit(2, "for line in lines:")
         self.per_line(body, counted_where_hit=lean)
@@ -160,9 +181,11 @@ class _Generator:
         self.emit(4, "matched += 1")
         self.emit(3, "else:")
         self.emit(4, "missed.append(index)")
+        for number in counted:
+            self.emit(1, f"_hits[{number}] += _s{number}")
         self.emit(1, "return matched")
         source = "\n".join(line for line in self.lines if isinstance(line, str)) + "\n"
-        return GeneratedProgram(source, self.ns, self.metrics)
+        return GeneratedProgram(source, self.ns, self.metrics, self.sites)
 
     def per_line(self, body: list[_Line], counted_where_hit: bool) -> None:
         """The code run for each line, around the program's body."""
@@ -191,13 +214,16 @@ class _Generator:
         for stmt in stmts:
             self.statement(stmt, depth, flag)
 
-    def body(self, stmts: list[ast.Stmt], depth: int, flag: str | None = None, hit: bool = False) -> None:
+    def body(self, stmts: list[ast.Stmt], depth: int, flag: str | None = None, hit: bool = False,
+             counting: list[str] | None = None) -> None:
         before = len(self.lines)
         known = self.known_key
         if flag is not None:
             self.emit(depth, f"{flag} = True")
         if hit:
             self.lines.append(_Hit(depth))
+        for text in counting or ():
+            self.lines.append("    " * depth + text)
         self.block(stmts, depth)
         if len(self.lines) == before:
             self.emit(depth, "pass")
@@ -211,7 +237,7 @@ class _Generator:
             if converted:
                 # "$size > 0 { total += $size }": the body reuses the converted value.
                 self.converted.update(converted)
-            self.body(stmt.then.stmts, depth + 1, flag, _matches_line(stmt.cond))
+            self.body(stmt.then.stmts, depth + 1, flag, _matches_line(stmt.cond), self.site_counts(stmt.cond))
             for key in converted:
                 self.converted.pop(key, None)
             if stmt.orelse is not None:
@@ -227,6 +253,53 @@ class _Generator:
         elif isinstance(stmt, ast.Del):
             self.delete(stmt, depth)
         # Declarations, consts and decorator definitions generate no code.
+
+    def site_counts(self, cond: ast.Expr) -> list[str]:
+        """Code that counts, on entering a block, the pattern sites of its condition that matched.
+
+        A site joined by ``&&`` surely matched; of sites joined by ``||``, the first that
+        matched is the one evaluated last with a match. Sites under ``!`` or ``!~``, or in
+        other shapes, are listed but not counted.
+        """
+        code: list[str] = []
+        for part in _conjuncts(cond):
+            number = self.positive_site(part)
+            if number is not None:
+                code.append(f"_s{number} += 1")
+                continue
+            chain = [self.positive_site(d) for d in _disjuncts(part)]
+            if len(chain) > 1 and all(n is not None for n in chain):
+                for i, n in enumerate(chain):
+                    test = f"m{n} is not None" if i < len(chain) - 1 else None
+                    keyword = "if" if i == 0 else "elif"
+                    code += [f"{keyword} {test}:" if test else "else:", f"    _s{n} += 1"]
+                continue
+            self.note_sites(part, counted=False)
+        return code if self.count_sites else []
+
+    def positive_site(self, node: ast.Expr) -> int | None:
+        """The number of a regex whose match ``node`` is (a pattern, or ``=~``), noted as a site."""
+        if isinstance(node, ast.Pattern):
+            number = self.checked.site(node).number
+            self.sites[number] = SiteCode(on_line=True, counted=self.count_sites)
+            return number
+        if isinstance(node, ast.Match) and node.op == "=~":
+            number = self.checked.site(node.pattern).number
+            self.sites[number] = SiteCode(on_line=False, counted=self.count_sites)
+            return number
+        return None
+
+    def note_sites(self, node: ast.Expr, counted: bool) -> None:
+        """Note the pattern sites anywhere in ``node``."""
+        if isinstance(node, ast.Pattern):
+            self.sites[self.checked.site(node).number] = SiteCode(True, counted)
+        elif isinstance(node, ast.Match):
+            self.sites[self.checked.site(node.pattern).number] = SiteCode(False, counted)
+        elif isinstance(node, ast.Binary):
+            self.note_sites(node.left, counted)
+            self.note_sites(node.right, counted)
+        elif isinstance(node, ast.Unary):
+            self.note_sites(node.operand, counted)
 
     def expr_statement(self, expr: ast.Expr, depth: int) -> None:
         if isinstance(expr, ast.IncDec):
@@ -513,6 +586,18 @@ def _textual(node: ast.Expr) -> bool:
     ``$code == "-"`` compares text even when ``$code`` usually holds digits.
     """
     return isinstance(node, ast.CapRef) or node.type == "string"
+
+
+def _conjuncts(expr: ast.Expr) -> list[ast.Expr]:
+    if isinstance(expr, ast.Binary) and expr.op == "&&":
+        return _conjuncts(expr.left) + _conjuncts(expr.right)
+    return [expr]
+
+
+def _disjuncts(expr: ast.Expr) -> list[ast.Expr]:
+    if isinstance(expr, ast.Binary) and expr.op == "||":
+        return _disjuncts(expr.left) + _disjuncts(expr.right)
+    return [expr]
 
 
 def _matches_line(expr: ast.Expr) -> bool:

@@ -68,6 +68,7 @@ class Program:
         compiled = compile_program(text, path, library, name, stamps)
         program = cls(compiled.name, path, compiled.metrics, compiled.source, compiled.process)
         program.guarded = compiled.guarded
+        program.sites, program.site_hits = compiled.sites, compiled.site_hits
         return program
 
     @classmethod

@@ -10,7 +10,7 @@ on the line, converted as the program converts them (``:int``, ``:float``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from logmetrics.lang.builtins import to_number
 from logmetrics.runtime.engine import Runtime
@@ -31,6 +31,7 @@ class Capture:
 class SiteMatch:
     """A pattern site that matched the line."""
 
+    number: int  # the site's regex number (see lang.sites)
     where: str  # file:line
     source: str  # the program's text at that line
     captures: list[Capture] | None  # None: the site matches another string than the line (=~)
@@ -70,7 +71,10 @@ def captures_of(site: Any, line: str) -> list[Capture] | None:
     if match is None:
         return []
     out = []
+    named = {g for name, info in site.captures.items() if not name.isdigit() for g in info.groups}
     for name, info in site.captures.items():
+        if name.isdigit() and named.issuperset(info.groups):
+            continue  # $1 is also $method: shown once, by its name
         text = next((match.group(g) for g in info.groups if match.group(g) is not None), None)
         out.append(Capture(name, text, info.type, convert(text, info.type)))
     return out
@@ -96,7 +100,7 @@ def explain_line(runtime: Runtime, line: str, filename: str, captures: bool = Tr
         for site in program.sites:
             if site.number < len(after) and after[site.number] > hits[site.number]:
                 found = captures_of(site, line) if captures else None
-                trace.sites.append(SiteMatch(site.where, site.text, found))
+                trace.sites.append(SiteMatch(site.number, site.where, site.text, found))
         if program.stats.runtime_errors > errors and program.stats.recent_errors:
             trace.error = program.stats.recent_errors[-1]
         traces.append(trace)
@@ -122,3 +126,26 @@ def format_trace(where: str, line: str, traces: list[ProgramTrace]) -> list[str]
         if trace.error:
             out.append(f"  {trace.program}: runtime error: {trace.error}")
     return out
+
+
+class Explainer:
+    """``dry-run --explain N``: the trace of the first ``limit`` lines, written to ``out``.
+
+    It runs its own copy of the programs (compiled apart from the ones that make the metrics),
+    fed the same lines in the same order, so that explaining changes no metric and no count.
+    """
+
+    def __init__(self, runtime: Runtime, limit: int, out: TextIO) -> None:
+        self.runtime = runtime
+        self.left = limit
+        self.out = out
+
+    def feed(self, lines: list[str], filename: str, first_line: int) -> None:
+        """Explain the lines of a batch while the limit lasts (``first_line``: the batch's first number)."""
+        if self.left <= 0:
+            return
+        for offset, line in enumerate(lines[: self.left]):
+            traces = explain_line(self.runtime, line, filename)
+            text = format_trace(f"{filename}:{first_line + offset}", line, traces)
+            self.out.write("".join(f"# explain {row}\n" for row in text))
+        self.left -= min(self.left, len(lines))

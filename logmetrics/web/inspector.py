@@ -13,6 +13,7 @@ from typing import Any
 
 from logmetrics.web.html import ago, count, esc, meter, page
 
+_UNCOUNTED = "under ! or !~, or in a condition that mixes &amp;&amp; and ||"
 _NO_SITES = "This program has no pattern: every line runs its statements."
 
 
@@ -23,12 +24,16 @@ def _sites_html(program: dict[str, Any]) -> str:
     seen = program["lines_seen"]
     rows = []
     for site in sites:
-        dead = site["matched"] == 0
+        matched = site["matched"]
+        dead = matched == 0
         badge = '<span class="badge bad">never matched</span>' if dead and seen else ""
+        shown = (f'<span data-field="site-matched">{count(matched)}</span> lines' if matched is not None
+                 else f'<span class="sub" title="{_UNCOUNTED}">not counted</span>')
+        bar = meter(matched, seen or 1, warn=dead) if matched is not None else ""
         rows.append(f"""<li class="site{' dead' if dead else ''}" data-site="{esc(site['where'])}">
-<div class="site-head"><a class="where" href="#prog-{esc(program['name'])}">{esc(site['where'])}</a> {badge}
-<span class="site-count"><span data-field="site-matched">{count(site['matched'])}</span> lines</span></div>
-<code class="site-text">{esc(site['text'])}</code>{meter(site['matched'], seen or 1, warn=dead)}</li>""")
+<div class="site-head"><span class="where" title="column {site['col']}">{esc(site['where'])}</span> {badge}
+<span class="site-count">{shown}</span></div>
+<code class="site-text">{esc(site['text'])}</code>{bar}</li>""")
     return '<ol class="sites">' + "".join(rows) + "</ol>"
 
 
@@ -56,7 +61,7 @@ def render_html(snap: dict[str, Any], unmatched: dict[str, list[Any]], program: 
     programs = [p for p in snap["programs"] if not program or p["name"] == program]
     for p in programs:
         seen, matched = p["lines_seen"], p["lines_matched"]
-        dead = sum(1 for s in p["sites"] if s["matched"] == 0)
+        dead = sum(1 for s in p["sites"] if s["matched"] == 0)  # None: not counted
         share = f"{100 * matched / seen:.1f}%" if seen else "–"
         note = (f'<span class="badge bad">{count(dead)} never matched</span>' if dead and seen else "")
         cards.append(f"""<article class="card" id="prog-{esc(p['name'])}" data-prog="{esc(p['name'])}">
@@ -86,7 +91,8 @@ def render_text(snap: dict[str, Any], unmatched: dict[str, list[Any]], program: 
         width = max((len(s["where"]) for s in p["sites"]), default=0)
         for s in p["sites"]:
             flag = "  NEVER MATCHED" if s["matched"] == 0 and p["lines_seen"] else ""
-            out.append(f"  {s['where'].ljust(width)}  {count(s['matched']).rjust(12)}  {s['text']}{flag}")
+            shown = "not counted" if s["matched"] is None else count(s["matched"])
+            out.append(f"  {s['where'].ljust(width)}  {shown.rjust(12)}  {s['text']}{flag}")
         out.append("")
     if not snap["keep_unmatched"]:
         out.append("unmatched lines are not kept (run --keep-unmatched N keeps them)")

@@ -108,7 +108,7 @@ class Playground:
             return {"ok": False, "errors": [_error(exc, self.files.program_label)]}
         runtime = Runtime([program])
         deadline = time.monotonic() + RUN_BUDGET
-        where = {site.where: i for i, site in enumerate(program.sites)}
+        index_of = {site.number: i for i, site in enumerate(program.sites)}
         traced: list[dict[str, Any]] = []
         detail = None
         stopped = False
@@ -118,7 +118,7 @@ class Playground:
                 break
             trace = explain_line(runtime, line[:MAX_LINE], self.files.sample_name,
                                  captures=(index == explain))[0]
-            traced.append({"m": trace.matched, "s": [where[s.where] for s in trace.sites if s.where in where],
+            traced.append({"m": trace.matched, "s": [index_of[s.number] for s in trace.sites],
                            "e": trace.error})
             if index == explain:
                 detail = {"line": index, "error": trace.error, "sites": [

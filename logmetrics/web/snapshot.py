@@ -98,11 +98,11 @@ def _program_part(inputs: StatusInputs, now: float) -> tuple[list[dict[str, Any]
             entry.update(lines_seen=stats.lines_seen, lines_matched=stats.lines_matched,
                          runtime_errors=stats.runtime_errors, regex_timeouts=stats.regex_timeouts,
                          recent_errors=list(stats.recent_errors), metrics=len(program.metrics))
-            hits = list(getattr(program, "site_hits", ()))
+            hits = list(program.site_hits)
             entry["sites"] = [
-                {"where": f"{site.pos.file}:{site.pos.line}", "line": site.pos.line, "col": site.pos.col,
-                 "text": site.text, "matched": hits[i] if i < len(hits) else 0}
-                for i, site in enumerate(getattr(program, "sites", ()))
+                {"where": site.where, "line": site.pos.line, "col": site.pos.col, "text": site.text,
+                 "matched": hits[site.number] if site.counted and site.number < len(hits) else None}
+                for site in program.sites
             ]
             counts[f"seen:{name}"] = stats.lines_seen
             counts[f"matched:{name}"] = stats.lines_matched

@@ -129,6 +129,21 @@ def test_playground_from_error_to_saved_test_case(folder, browser):  # noqa: F81
         lines = browser.find_elements(By.CSS_SELECTOR, "#trace li")
         assert [li.get_attribute("class") for li in lines] == ["hit", "hit", "miss", "hit"]
         assert browser.find_element(By.ID, "trace-status").text.startswith("3 of 4 matched")
+        assert [li.find_element(By.CLASS_NAME, "mark").text for li in lines] == ["✓ :4", "✓ :4", "—", "✓ :4"]
+        assert browser.find_element(By.ID, "sites-status").text == "2 pattern sites, 1 never matched"
+
+        # A chosen line shows the pattern site that matched it, and its captures as the program reads them.
+        lines[1].click()
+        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#detail tr[data-capture]"))
+        detail = browser.find_element(By.ID, "detail")
+        assert "web.mtail:4 matched" in detail.text and "Line 2" in detail.text
+        captures = {row.get_attribute("data-capture"): row.text.split()
+                    for row in detail.find_elements(By.CSS_SELECTOR, "tr[data-capture]")}
+        assert captures == {"method": ["$method", "GET", "string"],
+                            "status": ["$status", "404", "int", "404"],
+                            "size": ["$size", "512", "int", "512"]}
+        assert browser.find_element(By.CSS_SELECTOR, '#trace li[data-line="1"]').get_attribute(
+            "aria-selected") == "true"
 
         # Save, with a test case that `logmetrics test` passes.
         browser.find_element(By.ID, "save-case").click()

@@ -81,6 +81,25 @@ def test_status_page_shows_the_self_metrics(daemon, browser):  # noqa: F811
     resize(browser, 1280)
 
 
+def test_inspector_names_the_dead_pattern_and_shows_unmatched_lines(daemon, browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"http://127.0.0.1:{daemon.port}/inspect")
+    card = browser.find_element(By.CSS_SELECTOR, 'article[data-prog="count.mtail"]')
+    sites = card.find_elements(By.CSS_SELECTOR, "li.site")
+    where = [s.get_attribute("data-site") for s in sites]
+    assert where == [f"{daemon.tmp}/progs/count.mtail:4", f"{daemon.tmp}/progs/count.mtail:8"]
+    assert _field(sites[0], "site-matched") == 9
+    assert _field(sites[1], "site-matched") == 0
+    assert "never matched" in sites[1].text and "never matched" not in sites[0].text
+    assert "/^ERROR" in sites[1].text
+    unmatched = browser.find_element(By.CSS_SELECTOR, f'details[data-file="{daemon.logs / "app.log"}"]')
+    assert [li.find_element(By.TAG_NAME, "code").text for li in unmatched.find_elements(By.TAG_NAME, "li")] \
+        == ["junk two", "junk one"]
+    for width in (1280, 390):
+        screenshot(browser, "inspector", width, daemon.tmp)
+
+
 def _get(daemon, path: str, accept: str = "*/*", auth: str | None = None):
     request = urllib.request.Request(f"http://127.0.0.1:{daemon.port}{path}", headers={"Accept": accept})
     if auth:
@@ -98,6 +117,8 @@ def test_plain_text_for_a_terminal(daemon):
     with _get(daemon, "/inspect", "text/plain") as response:
         text = response.read().decode()
     assert "junk one" in text
+    dead = next(line for line in text.splitlines() if "count.mtail:8" in line)
+    assert dead.split()[1] == "0" and dead.endswith("NEVER MATCHED")
     with _get(daemon, "/") as response:  # what a browser or a bare curl gets
         assert response.headers["Content-Type"].startswith("text/html")
         assert "Content-Security-Policy" in response.headers
