@@ -35,7 +35,7 @@ RATE = 50_000
 NO_CHECKPOINT = "logmetrics --no-checkpoint"
 
 
-def case_daemon(repeat: int, seconds: float) -> None:
+def case_daemon(repeat: int, seconds: float, sizes: list[int]) -> None:
     kinds = ["logmetrics", NO_CHECKPOINT] + (["mtail"] if mtail_binary() else [])
 
     def once(kind: str, paths: int) -> tuple[float, ...]:
@@ -47,7 +47,7 @@ def case_daemon(repeat: int, seconds: float) -> None:
     print(f"\n# daemon CPU, % of one core: requests by path at {RATE:,} lines/s, batched")
     print(f"{'label sets':>10} {'logmetrics':>11} {'--no-checkpoint':>16} {'checkpoint':>11} {'mtail':>7} "
           f"{'ratio':>6}")
-    for paths in LABEL_SETS:
+    for paths in sizes:
         runs = interleaved(kinds, repeat, lambda k, p=paths: once(k, p))
         ours, bare = median(runs["logmetrics"], 0), median(runs[NO_CHECKPOINT], 0)
         theirs = median(runs["mtail"], 0) if "mtail" in runs else None
@@ -57,7 +57,7 @@ def case_daemon(repeat: int, seconds: float) -> None:
               flush=True)
 
 
-def case_loop(repeat: int) -> None:
+def case_loop(repeat: int, sizes: list[int]) -> None:
     from logmetrics.grok import PatternLibrary
     from logmetrics.runtime.engine import Runtime
     from logmetrics.runtime.program import Program
@@ -74,7 +74,7 @@ def case_loop(repeat: int) -> None:
     print(f"{'label sets':>10} {'loop held ms':>13} {'(max)':>7} {'of it CPU ms':>13} {'write CPU ms':>13} "
           f"{'bytes written':>14}")
     library = PatternLibrary.load()
-    for paths in LABEL_SETS:
+    for paths in sizes:
         runtime = Runtime([], max_label_sets=10**6)
         runtime.add(Program.compile(PATHS_PROGRAM, "bench.mtail", library))
         state = Path(tempfile.mkdtemp(prefix="logmetrics-bench-checkpoint-"))
@@ -123,13 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="how long the writer writes (default 5)")
     parser.add_argument("--only", default="loop,daemon", help="comma-separated cases (default loop,daemon)")
+    parser.add_argument("--label-sets", default=",".join(map(str, LABEL_SETS)),
+                        help="comma-separated label set counts (default 1000,10000,100000)")
     args = parser.parse_args(argv)
     chosen = args.only.split(",")
+    sizes = [int(n) for n in args.label_sets.split(",")]
     print(f"# {os.cpu_count()} cores; ratio = logmetrics / mtail")
     if "loop" in chosen:
-        case_loop(args.repeat)
+        case_loop(args.repeat, sizes)
     if "daemon" in chosen:
-        case_daemon(args.repeat, args.seconds)
+        case_daemon(args.repeat, args.seconds, sizes)
     return 0
 
 

@@ -25,11 +25,11 @@ largest cost at high cardinality (a 3.2 MB JSON file for 100,000 label sets:
   proportional to what changed, on average.
 * A capture is offered at most once a second, never while the writer is still
   busy with the previous one, and never sooner than ``BUSY_FACTOR`` times the
-  last write's duration after it: the writer uses at most about 1/BUSY_FACTOR
-  of a core. The trade-off: with a very large, fast-changing state the
-  checkpoint is written less often than every second. Nothing is lost by that
-  (the positions move with the values); after a crash, more lines are read
-  again.
+  CPU time of the last write after it: the writer uses at most about
+  1/BUSY_FACTOR of a core. The trade-off: with a very large, fast-changing
+  state the checkpoint is written less often than every second. Nothing is
+  lost by that (the positions move with the values); after a crash, more
+  lines are read again.
 
 Files, in the state directory: ``checkpoint.jsonl`` (the base) and
 ``checkpoint.journal.jsonl`` (commits since the base). Both hold JSON lines,
@@ -77,7 +77,7 @@ JOURNAL = "checkpoint.journal.jsonl"
 LEGACY = "metrics.checkpoint.json"
 #: Entries per JSON line: small enough that encoding one holds the interpreter for < 1 ms.
 CHUNK = 1000
-#: The writer may be busy at most 1/BUSY_FACTOR of the time (see the module docstring).
+#: The writer may use at most 1/BUSY_FACTOR of a core (see the module docstring).
 BUSY_FACTOR = 20
 #: Seconds between two captures, at least.
 MIN_INTERVAL = 1.0
@@ -426,13 +426,14 @@ class Checkpoint:
             if self._stopping:
                 return
             while self._queue:
-                started = time.monotonic()
+                started, cpu = time.monotonic(), time.thread_time()
                 try:
                     self._write(self._queue.pop())
                 except Exception:  # a bug must not stop every later save: say so, try again later
                     log.exception("the checkpoint writer failed")
                     self.ok, self._compact = False, True
-                self._next = started + max(MIN_INTERVAL, BUSY_FACTOR * (time.monotonic() - started))
+                # Spaced by the CPU the write took, not its fsync's wait: a slow disk costs no CPU.
+                self._next = started + max(MIN_INTERVAL, BUSY_FACTOR * (time.thread_time() - cpu))
                 self._idle.set()
 
     def _write(self, new: Capture) -> bool:
