@@ -136,14 +136,18 @@ class FileTailer:
         """The position of every generation held, by the name it was last seen at.
 
         The file at the path is under ``path``; an older generation still being
-        read is under its rotated name (``access.log.1``); saved positions not
+        read is under its rotated name (``access.log.1``, with ``#inode`` added
+        if a rotation in progress gave two the same name); saved positions not
         yet resolved are passed on as they came.
         """
         out: dict[str, Position] = dict(self._saved) if self._saved else {}
-        for old in self.older:
-            out[self._name_of(old)] = old.position
         if self.current is not None:
             out[self.path] = self.current.position
+        for old in self.older:
+            name = self._name_of(old)
+            if name in out:  # caught in the middle of a rotation (names are hints: keep both)
+                name = f"{name}#{old.file_id.ino}"
+            out[name] = old.position
         return out
 
     def read(self) -> list[str]:
