@@ -17,7 +17,11 @@ from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL, FORMATS
 from logmetrics.errors import CompileErrors, LogmetricsError
 from logmetrics.runtime.loader import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
-from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
+from logmetrics.store.metric import (
+    DEFAULT_MAX_LABEL_SETS,
+    DEFAULT_MAX_LABEL_VALUE_BYTES,
+    DEFAULT_MAX_SERIES_BYTES,
+)
 
 #: The playground's port: beside the daemon's, so both can run at once.
 DEFAULT_PLAYGROUND_PORT = 3905
@@ -47,8 +51,15 @@ def _add_program_options(parser: argparse.ArgumentParser) -> None:
 def _add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
                         help="label sets a metric may hold unless its program says 'limit'; new ones "
-                             "beyond are refused and counted (logmetrics_metric_label_sets_refused_total); "
+                             "beyond are refused and counted (logmetrics_metric_label_sets_refused_total, "
+                             "with the reason); "
                              f"default {DEFAULT_MAX_LABEL_SETS}")
+    parser.add_argument("--max-label-value-bytes", type=int, default=DEFAULT_MAX_LABEL_VALUE_BYTES,
+                        metavar="N", help="a new label set with a value longer than N bytes is refused "
+                                          f"and counted; default {DEFAULT_MAX_LABEL_VALUE_BYTES}")
+    parser.add_argument("--max-series-bytes", type=int, default=DEFAULT_MAX_SERIES_BYTES, metavar="N",
+                        help="label value bytes one metric may hold over all its label sets; new label "
+                             f"sets beyond are refused and counted; default {DEFAULT_MAX_SERIES_BYTES}")
     parser.add_argument("--prog-label", action="store_true",
                         help="add a 'prog' label naming the program to every series, like mtail")
     parser.add_argument("--emit-metric-timestamp", action="store_true",
@@ -164,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "every start, files resume (by default counters continue, even after a crash)")
     run.add_argument("--poll", action="store_true",
                      help="poll for changes instead of inotify (NFS, CIFS, FUSE, some container volumes)")
+    run.add_argument("--liveness-timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="/-/healthy answers 503 once the main loop has not turned for this long "
+                          "(default 30; 0: never)")
     _add_export_options(run)
     # The status page's match inspector (docs/status.md).
     run.add_argument("--keep-unmatched", type=_keep_unmatched, default=0, metavar="N",

@@ -58,7 +58,8 @@ def run_dry_run(args: argparse.Namespace) -> int:
     """Run the programs over every file, print metrics and the match report."""
     specs = [LogSpec.parse(source) for source in args.files]
     _library, programs = load_from_args(args, specs)
-    runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs))
+    runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs),
+                      max_value_bytes=args.max_label_value_bytes, max_series_bytes=args.max_series_bytes)
     report = MatchReport()
     show = max(0, args.show_unmatched)
     progress = Progress(
@@ -116,6 +117,13 @@ def format_report(report: MatchReport, runtime: Runtime) -> str:
             if metric.overflow:
                 out.append(f"#   {program.name}: {metric.name}: {metric.overflow:,} new label sets refused "
                            f"(more than {metric.max_label_sets:,}; see --max-label-sets)")
+            where = f"#   {program.name}: {metric.name}:"
+            if metric.refused_long:
+                out.append(f"{where} {metric.refused_long:,} new label sets refused (a value longer than "
+                           f"{metric.max_value_bytes:,} bytes; see --max-label-value-bytes)")
+            if metric.refused_bytes:
+                out.append(f"{where} {metric.refused_bytes:,} new label sets refused (label values over "
+                           f"{metric.max_series_bytes:,} bytes; see --max-series-bytes)")
         share = 100 * stats.lines_matched / report.lines if report.lines else 0.0
         out.append(
             f"#   {program.name}: {stats.lines_matched:,} lines matched ({share:.1f}%), "

@@ -33,8 +33,11 @@ def run_daemon(args: argparse.Namespace) -> int:
         textfile=args.textfile,
         textfile_interval=args.textfile_interval,
         max_label_sets=args.max_label_sets,
+        max_label_value_bytes=args.max_label_value_bytes,
+        max_series_bytes=args.max_series_bytes,
         prog_label=args.prog_label,
         emit_metric_timestamp=args.emit_metric_timestamp,
         keep_unmatched=args.keep_unmatched,
+        liveness_timeout=args.liveness_timeout,
     )
     return Daemon(options).run()

@@ -8,6 +8,7 @@ HTTP server's threads only read.
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from logmetrics.runtime.reload import ProgramReloader
 from logmetrics.runtime.routes import LogRouter, LogSpec
 from logmetrics.sources.follow import Follower, SavedPositions
 from logmetrics.sources.hub import NamedSource, SourceHub
-from logmetrics.store import DEFAULT_MAX_LABEL_SETS
+from logmetrics.store import DEFAULT_MAX_LABEL_SETS, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES_BYTES
 from logmetrics.web.routes import StatusPages
 from logmetrics.web.snapshot import StatusInputs
 
@@ -47,6 +48,33 @@ EXPIRY_INTERVAL = 60.0
 #: A changed program file is reloaded once it has been quiet this long: an editor or a
 #: ``write_text`` truncates first and writes after, and the empty file in between compiles.
 RELOAD_SETTLE = 0.2
+#: ``/-/healthy`` fails once the main loop has not turned for this long (it turns at
+#: least every 0.25 s when idle; a turn that reads and counts a batch takes far less).
+DEFAULT_LIVENESS_TIMEOUT = 30.0
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft limit of open files to the hard limit, as Go programs do at start.
+
+    Followed files and HTTP connections each take a descriptor; the usual soft
+    limit of 1024 is an accident of history (select()), the hard one is what the
+    system grants. Nothing here uses select() on descriptors beyond 1024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    targets = [hard]
+    if hard == resource.RLIM_INFINITY:  # the kernel caps it at fs.nr_open anyway
+        try:
+            targets = [int(Path("/proc/sys/fs/nr_open").read_text())]
+        except (OSError, ValueError):
+            targets = [1 << 20]
+    for target in targets:
+        if soft != resource.RLIM_INFINITY and target > soft:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            except (ValueError, OSError) as exc:
+                log.warning("cannot raise the open files limit from %d to %d: %s", soft, target, exc)
+                return
+            log.debug("open files limit raised from %d to %d", soft, target)
 
 
 @dataclass
@@ -65,9 +93,12 @@ class DaemonOptions:
     textfile: Path | None = None
     textfile_interval: float = DEFAULT_TEXTFILE_INTERVAL
     max_label_sets: int = DEFAULT_MAX_LABEL_SETS
+    max_label_value_bytes: int = DEFAULT_MAX_LABEL_VALUE_BYTES
+    max_series_bytes: int = DEFAULT_MAX_SERIES_BYTES
     prog_label: bool = False
     emit_metric_timestamp: bool = False
     keep_unmatched: int = 0  # unmatched lines kept per file for the inspector (0: none)
+    liveness_timeout: float = DEFAULT_LIVENESS_TIMEOUT
 
 
 class _ProgramChanged(FileSystemEventHandler):
@@ -85,12 +116,17 @@ class Daemon:
 
     def __init__(self, options: DaemonOptions) -> None:
         self.options = options
+        raise_open_files_limit()
         self.signals = SignalFlags()
         #: When the program watcher's thread last saw a change (monotonic; 0: none pending).
         self.reload_after = 0.0
+        #: When the main loop last turned (monotonic); read by /-/healthy's thread.
+        self.last_turn = time.monotonic()
         library = PatternLibrary.load(options.patterns)
         self.program_paths = options.program_paths
-        self.runtime = Runtime([], max_label_sets=options.max_label_sets, router=LogRouter(options.logs))
+        self.runtime = Runtime([], max_label_sets=options.max_label_sets, router=LogRouter(options.logs),
+                               max_value_bytes=options.max_label_value_bytes,
+                               max_series_bytes=options.max_series_bytes)
         self.reloader = ProgramReloader(self.program_paths, library, self.runtime,
                                         stamps=options.emit_metric_timestamp)
         errors = self.reloader.reload(force=True)
@@ -121,7 +157,8 @@ class Daemon:
                                         options.web_config, pages=StatusPages(StatusInputs(
                                             self.runtime, self.follower.stats, self.reloader.counts,
                                             self.activity, listen=options.listen,
-                                            stream_stats=self.sources.stream_stats)))
+                                            stream_stats=self.sources.stream_stats)),
+                                        health=self.stalled)
         self.textfile: TextfileWriter | None = None
         if options.textfile is not None:
             if not options.textfile.parent.is_dir():
@@ -138,6 +175,16 @@ class Daemon:
         registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
         registry.register(StreamCollector(self.sources))
         return registry
+
+    def stalled(self) -> str | None:
+        """Why the daemon is not live (the main loop stopped turning), or None (any thread)."""
+        limit = self.options.liveness_timeout
+        if limit <= 0:
+            return None
+        idle = time.monotonic() - self.last_turn
+        if idle <= limit:
+            return None
+        return f"the main loop has not turned for {idle:.0f} s (limit {limit:g} s)"
 
     def request_reload(self) -> None:
         """Reload the programs once their files have been quiet for RELOAD_SETTLE (from any thread)."""
@@ -191,6 +238,12 @@ class Daemon:
                     result = self.runtime.process(batch.lines, batch.name, track_unmatched=keep,
                                                   envelope=batch.envelope)
                     self.activity.record(batch.name, batch.lines, result.unmatched)
+            while self.signals.stop_signal is None:
+                self.last_turn = time.monotonic()
+                batches = self.follower.poll()
+                for path, lines in batches:
+                    self.runtime.process(lines, path)
+                    self.last_turn = time.monotonic()  # progress between batches is life too
                 now = time.monotonic()
                 if batches:
                     dirty = True

@@ -71,15 +71,19 @@ class SelfCollector(Collector):
                                        "Lines given up because a regex ran out of its time budget",
                                        labels=["prog"])
         overflow = CounterMetricFamily("logmetrics_metric_label_sets_refused",
-                                       "Label sets refused because a metric held too many",
-                                       labels=["prog", "metric"])
+                                       "New label sets refused: the metric held too many (too_many), a "
+                                       "value was too long (value_too_long), or the metric's label values "
+                                       "took too many bytes (series_bytes)",
+                                       labels=["prog", "metric", "reason"])
         for program in programs:
             matched.add_metric([program.name], program.stats.lines_matched)
             errors.add_metric([program.name], program.stats.runtime_errors)
             timeouts.add_metric([program.name], program.stats.regex_timeouts)
             for metric in program.metrics.values():
-                if metric.overflow:
-                    overflow.add_metric([program.name, metric.name], metric.overflow)
+                for reason, count in (("too_many", metric.overflow), ("value_too_long", metric.refused_long),
+                                      ("series_bytes", metric.refused_bytes)):
+                    if count:
+                        overflow.add_metric([program.name, metric.name, reason], count)
         yield matched
         yield errors
         yield timeouts

@@ -3,45 +3,97 @@
 prometheus-client renders and negotiates (Prometheus text or OpenMetrics, as
 the scraper asks; gzip when accepted); this module routes requests, checks
 basic auth and wraps connections in TLS as a web config file says (see
-webconfig.py), and runs a threaded server on its own thread. The TLS
-handshake happens in each connection's own thread, with a timeout, so that
-an idle or slow client cannot stall other scrapes (prometheus-client's own
-server does it in the accept loop). It binds to loopback unless told
-otherwise: a sidecar is scraped from the same host or pod.
+webconfig.py). It binds to loopback unless told otherwise: a sidecar is
+scraped from the same host or pod.
+
+Connections are handled in two stages, so that slow or hostile clients cost
+a file descriptor and a few bytes, never a thread (see docs/operations.md):
+
+1. One thread runs a selector over the listening socket and every connection
+   whose request has not fully arrived: it accepts, does the TLS handshake
+   and reads the request head without blocking, and closes connections that
+   take longer than :data:`HEADER_TIMEOUT`. At :attr:`HttpLimits.max_connections`
+   the oldest incomplete connection is dropped to make room for a new one.
+2. A complete request goes to a small pool of worker threads that answer it
+   (one request per connection; writes time out after :data:`WRITE_TIMEOUT`).
+   Requests whose password must be checked with bcrypt go to their own pool
+   with a bounded queue, so a flood of wrong passwords never delays a scrape
+   whose credentials are already known good.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
+import errno
+import gzip
+import io
 import logging
 import os
+import selectors
 import socket
 import ssl
+import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from urllib.parse import parse_qs
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import Metric as Family
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.registry import Collector
 
 from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_PORT
 from logmetrics.errors import LogmetricsError
-from logmetrics.exposition.webconfig import WebConfig, WebConfigError, load_web_config, peer_allowed
+from logmetrics.exposition.webconfig import (
+    WebConfig,
+    WebConfigError,
+    basic_credentials,
+    load_web_config,
+    peer_allowed,
+    weakened,
+)
+from logmetrics.store.metric import valid_timestamp
 
 log = logging.getLogger(__name__)
 
-#: Seconds a client has to finish the TLS handshake.
-HANDSHAKE_TIMEOUT = 10.0
+#: Seconds a client has from connecting to the end of its request head, TLS handshake included.
+HEADER_TIMEOUT = 10.0
+#: Seconds a response may take to be written (a client that does not read is dropped).
+WRITE_TIMEOUT = 30.0
+#: Largest request head accepted (request line and headers); more is answered 431.
+MAX_HEADER_BYTES = 16 * 1024
+#: Pending connections the kernel queues before the accept loop takes them.
+LISTEN_BACKLOG = socket.SOMAXCONN
+#: Probes answer without credentials, so that a kubelet or a sidecar's checker needs none.
+PROBES = ("/-/healthy", "/-/ready")
 
 _LANDING = f"""<!doctype html>
 <html><head><title>logmetrics</title></head>
 <body><h1>logmetrics {__version__}</h1>
 <p><a href="/metrics">Metrics</a></p></body></html>
 """.encode()
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """How much the HTTP server lets clients take (documented in docs/operations.md)."""
+
+    #: Open connections, complete or not; the oldest incomplete one is dropped beyond.
+    max_connections: int = 1024
+    #: Threads answering complete requests.
+    workers: int = 8
+    #: Threads checking passwords with bcrypt (bcrypt's own bound is HASH_CONCURRENCY).
+    hashers: int = 2
+    #: Requests waiting for a password check; beyond, they are answered 503 at once.
+    max_hash_queue: int = 64
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -54,80 +106,184 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class _ConfigSource:
-    """The web config, read again when its file changes (certificate rotation, new users)."""
+    """The web config, read again when its file changes (certificate rotation, new users).
+
+    A re-read that fails, or that would switch off TLS, client certificate
+    checks or basic auth, is refused: the previous config stays, the refusal
+    is logged as an error once per change of the file, and :attr:`failing`
+    is set until a good file is read. Weakening takes a restart.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._config: WebConfig | None = None
         self._lock = threading.Lock()
+        self.failing = False
+        self.reloads = 0
+        self.refused = 0
         if path is not None:
-            self.current()  # fail at start on a bad file
+            self._config = load_web_config(path)  # fail at start on a bad file
+            self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)  # type: ignore[arg-type]
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def current(self) -> WebConfig | None:
+        """The config in force, re-read first if the file changed."""
         if self.path is None:
             return None
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return self._config
         with self._lock:
-            try:
-                st = os.stat(self.path)
-                stamp = (st.st_mtime_ns, st.st_size)
-            except OSError:
-                stamp = None
-            if stamp != self._stamp or self._config is None:
-                try:
-                    self._config = load_web_config(self.path)
-                    self._stamp = stamp
-                except WebConfigError as exc:
-                    if self._config is None:
-                        raise
-                    log.error("%s; keeping the previous web config", exc)
-                    self._stamp = stamp
+            if stamp != self._stamp:
+                self._reload(stamp)
             return self._config
 
+    def _reload(self, stamp: tuple[int, int, int] | None) -> None:
+        old = self._config
+        assert old is not None
+        self._stamp = stamp
+        try:
+            new = load_web_config(self.path)  # type: ignore[arg-type]
+        except WebConfigError as exc:
+            self._refuse(f"{exc}")
+            return
+        except Exception as exc:  # whatever the file holds, the server keeps serving
+            self._refuse(f"{self.path}: cannot read the web config: {exc}")
+            return
+        lost = weakened(old, new)
+        if lost:
+            self._refuse(f"{self.path}: the new web config would weaken {', '.join(lost)}; "
+                         "restart logmetrics to apply a weaker config")
+            return
+        new.ok_cache = old.ok_cache
+        self._config = new
+        self.reloads += 1
+        if self.failing:
+            log.warning("%s: web config read again and applied", self.path)
+        self.failing = False
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    web: _ConfigSource
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        """Runs in the connection's own thread: TLS handshake here, not in the accept loop."""
-        config = self.web.current()
-        if config is not None and config.tls is not None:
-            request.settimeout(HANDSHAKE_TIMEOUT)
-            try:
-                request = config.tls.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError) as exc:
-                log.debug("TLS handshake with %s failed: %s", client_address, exc)
-                return
-            if not peer_allowed(request.getpeercert(), config.allowed_sans):
-                log.info("client certificate of %s is not in client_allowed_sans", client_address)
-                request.close()
-                return
-            request.settimeout(None)
-        super().finish_request(request, client_address)
+    def _refuse(self, why: str) -> None:
+        self.refused += 1
+        self.failing = True
+        log.error("%s; KEEPING THE PREVIOUS WEB CONFIG (TLS and basic auth unchanged)", why)
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+class _WebCollector(Collector):
+    """The server's own metrics: web config reloads and dropped connections."""
+
+    def __init__(self, web: _ConfigSource, dropped: dict[str, int]) -> None:
+        self.web = web
+        self.dropped = dropped
+
+    def collect(self) -> Iterator[Family]:
+        if self.web.path is not None:
+            failing = GaugeMetricFamily("logmetrics_web_config_reload_failing",
+                                        "1 while the web config file on disk is refused (bad, or weaker "
+                                        "than the config in force)")
+            failing.add_metric([], int(self.web.failing))
+            yield failing
+            refused = CounterMetricFamily("logmetrics_web_config_reloads_refused",
+                                          "Re-reads of the web config refused (previous config kept)")
+            refused.add_metric([], self.web.refused)
+            yield refused
+        dropped = CounterMetricFamily("logmetrics_http_connections_dropped",
+                                      "HTTP connections closed before an answer, by reason",
+                                      labels=["reason"])
+        for reason, count in sorted(self.dropped.items()):
+            dropped.add_metric([reason], count)
+        yield dropped
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+def _needs_password_check(config: WebConfig | None, head: bytes) -> bool:
+    """True if answering this request head would run bcrypt (credentials not known good)."""
+    if config is None or not config.users:
+        return False
+    lines = head.split(b"\n")
+    target = lines[0].split(b" ")
+    if len(target) > 1 and target[1].split(b"?")[0].decode("latin-1") in PROBES:
+        return False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"authorization":
+            credentials = basic_credentials(value.decode("latin-1"))
+            return credentials is not None and not config.known_good(*credentials)
+    return False
 
 
 def _authorized(config: WebConfig | None, environ: dict[str, Any]) -> bool:
     if config is None or not config.users:
         return True
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return False
+    credentials = basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+    return credentials is not None and config.check_password(*credentials)
+
+
+class _Selected(Collector):
+    """The families of a registry, restricted to some sample names (``?name[]=``), checked.
+
+    Samples are filtered by sample name as prometheus-client's restricted
+    registry does (``http_requests_total``, ``latency_seconds_bucket``).
+    With ``checked``, a sample whose value is not a number is dropped and a
+    timestamp Prometheus cannot take is removed, so that one bad series
+    never fails a whole scrape.
+    """
+
+    def __init__(self, registry: Collector, names: set[str] | None, checked: bool) -> None:
+        self.registry = registry
+        self.names = names
+        self.checked = checked
+        self.dropped = 0
+
+    def collect(self) -> Iterator[Family]:
+        for family in self.registry.collect():
+            samples = family.samples
+            if self.names is not None:
+                samples = [s for s in samples if s.name in self.names]
+                if not samples:
+                    continue
+            if self.checked:
+                samples = [s for s in map(self._fixed, samples) if s is not None]
+            if samples is not family.samples:
+                copy = Family(family.name, family.documentation, family.type, family.unit)
+                copy.samples = samples
+                family = copy
+            yield family
+
+    def _fixed(self, sample: Any) -> Any:
+        value, stamp = sample.value, sample.timestamp
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.dropped += 1
+            return None
+        if stamp is not None and not valid_timestamp(stamp):
+            self.dropped += 1
+            return sample._replace(timestamp=None)
+        return sample
+
+
+def _metrics(registry: Collector, environ: dict[str, Any], respond: Callable[..., Any]) -> Iterable[bytes]:
+    """``/metrics``: the format the scraper accepts, gzip if it asks, ``name[]`` filtering."""
+    encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+    names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
+    selected = set(names) if names else None
     try:
-        user, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return config.check_password(user, password)
+        output = encoder(_Selected(registry, selected, checked=False) if selected else registry)
+    except (ValueError, TypeError, OverflowError) as exc:
+        checked = _Selected(registry, selected, checked=True)
+        output = encoder(checked)
+        log.warning("a scrape met %d sample(s) it cannot write (%s: %s); they were left out or "
+                    "written without their timestamp", checked.dropped, type(exc).__name__, exc)
+    headers = [("Content-Type", content_type)]
+    if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+        output = gzip.compress(output)
+        headers.append(("Content-Encoding", "gzip"))
+    respond("200 OK", headers)
+    return [output]
 
 
 #: Pages served beside /metrics (the status page, the playground): given the WSGI environ of an
@@ -135,9 +291,8 @@ def _authorized(config: WebConfig | None, environ: dict[str, Any]) -> bool:
 PageHandler = Callable[[dict[str, Any]], "tuple[str, list[tuple[str, str]], bytes] | None"]
 
 
-def _app(registry: CollectorRegistry, web: _ConfigSource,
-         pages: PageHandler | None = None) -> Callable[..., Iterable[bytes]]:
-    metrics = make_wsgi_app(registry)
+def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = None,
+         health: Callable[[], str | None] | None = None) -> Callable[..., Iterable[bytes]]:
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         config = web.current()
@@ -146,25 +301,32 @@ def _app(registry: CollectorRegistry, web: _ConfigSource,
         def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, headers + extra, exc_info)
 
+        path = environ.get("PATH_INFO", "/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            respond("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b""]
+        if path == "/-/healthy":
+            trouble = health() if health is not None else None
+            if trouble:
+                respond("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [f"unhealthy: {trouble}\n".encode()]
+            respond("200 OK", [("Content-Type", "text/plain")])
+            return [b"OK\n"]
+        if path == "/-/ready":
+            respond("200 OK", [("Content-Type", "text/plain")])
+            return [b"OK\n"]
         if not _authorized(config, environ):
             respond("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="logmetrics"'),
                                          ("Content-Type", "text/plain")])
             return [b"Unauthorized\n"]
-        path = environ.get("PATH_INFO", "/")
-        method = environ.get("REQUEST_METHOD", "GET")
         page = pages(environ) if pages is not None and path != "/metrics" else None
         if page is not None:
             configured = {name.lower() for name, _ in extra}  # the web config's headers win
             respond(page[0], [h for h in page[1] if h[0].lower() not in configured])
             return [b"" if method == "HEAD" else page[2]]
-        if method not in ("GET", "HEAD"):
-            respond("405 Method Not Allowed", [("Allow", "GET, HEAD")])
-            return [b""]
         if path == "/metrics":
-            return metrics(environ, respond)
-        if path in ("/-/healthy", "/-/ready"):
-            respond("200 OK", [("Content-Type", "text/plain")])
-            return [b"OK\n"]
+            return _metrics(registry, environ, respond)
         if path == "/":
             respond("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [_LANDING]
@@ -174,29 +336,372 @@ def _app(registry: CollectorRegistry, web: _ConfigSource,
     return app
 
 
+class _SocketWriter(io.RawIOBase):
+    """A blocking socket as a file that always writes everything (or raises)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+
+class _QuietServerHandler(ServerHandler):
+    """wsgiref's handler, logging through ``logging``: a client that went away is one debug line."""
+
+    def log_exception(self, exc_info: Any) -> None:
+        if isinstance(exc_info[1], OSError):
+            log.debug("connection ended while answering: %s", exc_info[1])
+        else:
+            log.error("error while answering a request", exc_info=exc_info)
+
+
+class _Handler(WSGIRequestHandler):
+    """Answers one request whose head was already read by the connection loop."""
+
+    def __init__(self, sock: socket.socket, address: Any, head: bytes, context: _Context) -> None:
+        self._head = head
+        super().__init__(sock, address, context)  # type: ignore[arg-type]
+
+    def setup(self) -> None:
+        self.connection = self.request
+        self.rfile = io.BytesIO(self._head)
+        self.wfile = _SocketWriter(self.request)  # type: ignore[assignment]
+
+    def finish(self) -> None:
+        pass  # the connection is closed by whoever handed it over
+
+    def handle(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.parse_request():
+            return
+        handler = _QuietServerHandler(self.rfile, self.wfile, sys.stderr,  # type: ignore[arg-type]
+                                      self.get_environ(), multithread=True)
+        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref logs through it
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class _Context:
+    """What wsgiref's request handler expects of its server."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], host: str, port: int) -> None:
+        self.app = app
+        self.base_environ = {"SERVER_NAME": host, "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PORT": str(port),
+                             "REMOTE_HOST": "", "CONTENT_LENGTH": "", "SCRIPT_NAME": ""}
+
+    def get_app(self) -> Callable[..., Iterable[bytes]]:
+        return self.app
+
+
+class _Conn:
+    """A connection whose request head has not fully arrived."""
+
+    __slots__ = ("address", "allowed_sans", "deadline", "handshaking", "head", "sock")
+
+    def __init__(self, sock: socket.socket, address: Any, deadline: float) -> None:
+        self.sock = sock
+        self.address = address
+        self.deadline = deadline
+        self.head = bytearray()
+        self.handshaking = False
+        self.allowed_sans: list[str] = []
+
+
+_FD_EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class _ConnectionLoop:
+    """Stage 1: accept, handshake and read request heads on one thread, without blocking."""
+
+    def __init__(self, listener: socket.socket, web: _ConfigSource, context: _Context,
+                 limits: HttpLimits) -> None:
+        self.listener = listener
+        self.web = web
+        self.context = context
+        self.limits = limits
+        self.selector = selectors.DefaultSelector()
+        self.pending: dict[int, _Conn] = {}  # by fd, in accept order (so oldest first)
+        self.open = 0  # pending + being answered; changed under _count_lock
+        self.hash_queue = 0  # requests given to the hashers and not answered yet; likewise
+        # Held only around an addition, by the loop and the workers: never while waiting.
+        self._count_lock = threading.Lock()
+        self.dropped: dict[str, int] = {}
+        self.workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="metrics-http")
+        self.hashers = ThreadPoolExecutor(limits.hashers, thread_name_prefix="metrics-auth")
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stopping = False
+        self._accept_paused_until = 0.0
+
+    def run(self) -> None:
+        self.selector.register(self.listener, selectors.EVENT_READ, "listen")
+        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        while not self._stopping:
+            now = time.monotonic()
+            if self._accept_paused_until and now >= self._accept_paused_until:
+                self._accept_paused_until = 0.0
+                self.selector.register(self.listener, selectors.EVENT_READ, "listen")
+            timeout = 1.0
+            if self.pending:
+                timeout = min(timeout, max(0.0, next(iter(self.pending.values())).deadline - now))
+            for key, _events in self.selector.select(timeout):
+                try:
+                    if key.data == "listen":
+                        self._accept()
+                    elif key.data == "wake":
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(4096)
+                    elif key.data.sock.fileno() >= 0:  # not closed by an eviction in this round
+                        self._progress(key.data)
+                except Exception:  # a bug must cost one connection, never the endpoint
+                    log.exception("error in the HTTP connection loop")
+                    if isinstance(key.data, _Conn) and key.data.sock.fileno() >= 0:
+                        self._close(key.data)
+            self._expire(time.monotonic())
+        for conn in list(self.pending.values()):
+            self._close(conn)
+        self.selector.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def close(self) -> None:
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.hashers.shutdown(wait=False, cancel_futures=True)
+        for s in (self._wake_r, self._wake_w):
+            s.close()
+
+    def _count(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def _accept(self) -> None:
+        for _ in range(64):  # a bounded batch, then the other connections get their turn
+            try:
+                sock, address = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno not in _FD_EXHAUSTED:
+                    continue  # e.g. ECONNABORTED: that client is gone, take the next one
+                if self.pending:
+                    self._evict("out_of_fds")
+                    continue
+                # Nothing of ours to close: stop accepting for a moment instead of spinning.
+                log.warning("cannot accept HTTP connections: %s; pausing accept for 0.5 s", exc.strerror)
+                self.selector.unregister(self.listener)
+                self._accept_paused_until = time.monotonic() + 0.5
+                return
+            if self.open >= self.limits.max_connections:
+                if self.pending:
+                    self._evict("evicted")
+                else:
+                    self._count("refused")
+                    sock.close()
+                    continue
+            self._admit(sock, address)
+
+    def _admit(self, sock: socket.socket, address: Any) -> None:
+        sock.setblocking(False)
+        conn = _Conn(sock, address, time.monotonic() + HEADER_TIMEOUT)
+        config = self.web.current()
+        if config is not None and config.tls is not None:
+            try:
+                conn.sock = config.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            except OSError as exc:
+                log.debug("TLS with %s failed: %s", address, exc)
+                sock.close()
+                return
+            conn.handshaking = True
+            conn.allowed_sans = config.allowed_sans
+        with self._count_lock:
+            self.open += 1
+        self.pending[conn.sock.fileno()] = conn
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+
+    def _evict(self, reason: str) -> None:
+        oldest = next(iter(self.pending.values()))
+        log.debug("dropping the incomplete connection of %s (%s)", oldest.address, reason)
+        self._count(reason)
+        self._close(oldest)
+
+    def _expire(self, now: float) -> None:
+        while self.pending:
+            oldest = next(iter(self.pending.values()))
+            if oldest.deadline > now:
+                return
+            log.debug("%s sent no complete request within %g s; closing", oldest.address, HEADER_TIMEOUT)
+            self._count("header_timeout")
+            self._close(oldest)
+
+    def _close(self, conn: _Conn) -> None:
+        fd = conn.sock.fileno()
+        if fd >= 0:
+            self.pending.pop(fd, None)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(conn.sock)
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+        self._done()
+
+    def _done(self) -> None:
+        with self._count_lock:
+            self.open -= 1
+
+    def _wait_for(self, conn: _Conn, events: int) -> None:
+        self.selector.modify(conn.sock, events, conn)
+
+    def _progress(self, conn: _Conn) -> None:
+        sock = conn.sock
+        if conn.handshaking:
+            try:
+                sock.do_handshake()  # type: ignore[attr-defined]
+            except ssl.SSLWantReadError:
+                self._wait_for(conn, selectors.EVENT_READ)
+                return
+            except ssl.SSLWantWriteError:
+                self._wait_for(conn, selectors.EVENT_WRITE)
+                return
+            except OSError as exc:  # ssl.SSLError included
+                log.debug("TLS handshake with %s failed: %s", conn.address, exc)
+                self._close(conn)
+                return
+            conn.handshaking = False
+            self._wait_for(conn, selectors.EVENT_READ)
+            if not peer_allowed(sock.getpeercert(), conn.allowed_sans):  # type: ignore[attr-defined]
+                log.info("client certificate of %s is not in client_allowed_sans", conn.address)
+                self._close(conn)
+                return
+        while True:
+            try:
+                data = sock.recv(8192)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return
+            except ssl.SSLWantWriteError:
+                self._wait_for(conn, selectors.EVENT_WRITE)
+                return
+            except OSError as exc:
+                log.debug("connection from %s failed while reading the request: %s", conn.address, exc)
+                self._close(conn)
+                return
+            if not data:
+                self._close(conn)  # the client left before finishing its request
+                return
+            conn.head += data
+            if b"\r\n\r\n" in conn.head or b"\n\n" in conn.head:
+                self._hand_over(conn, too_large=False)
+                return
+            if len(conn.head) > MAX_HEADER_BYTES:
+                self._hand_over(conn, too_large=True)
+                return
+
+    def _hand_over(self, conn: _Conn, too_large: bool) -> None:
+        """Stage 2: the request head is complete; a worker answers it."""
+        self.pending.pop(conn.sock.fileno(), None)
+        self.selector.unregister(conn.sock)
+        head = bytes(conn.head)
+        if too_large:
+            self._submit(self.workers, conn, self._answer_plain, conn, b"431 Request Header Fields Too Large")
+        elif _needs_password_check(self.web.current(), head):
+            if self.hash_queue >= self.limits.max_hash_queue:
+                self._count("auth_busy")
+                self._submit(self.workers, conn, self._answer_plain, conn, b"503 Service Unavailable")
+            else:
+                with self._count_lock:
+                    self.hash_queue += 1
+                if not self._submit(self.hashers, conn, self._answer, conn, head, True):
+                    with self._count_lock:
+                        self.hash_queue -= 1
+        else:
+            self._submit(self.workers, conn, self._answer, conn, head, False)
+
+    def _submit(self, pool: ThreadPoolExecutor, conn: _Conn, job: Callable[..., None], *args: Any) -> bool:
+        try:
+            pool.submit(job, *args)
+        except RuntimeError:  # the pools are shut down: the server (or the interpreter) is stopping
+            self._finish(conn)
+            return False
+        return True
+
+    def _answer(self, conn: _Conn, head: bytes, hashing: bool) -> None:
+        try:
+            conn.sock.setblocking(True)
+            conn.sock.settimeout(WRITE_TIMEOUT)
+            _Handler(conn.sock, conn.address, head, self.context)
+        except OSError as exc:  # the client went away or stopped reading; ssl.SSLError included
+            log.debug("connection from %s ended while answering: %s", conn.address, exc)
+        except Exception:
+            log.exception("error while answering %s", conn.address)
+        finally:
+            if hashing:
+                with self._count_lock:
+                    self.hash_queue -= 1
+            self._finish(conn)
+
+    def _answer_plain(self, conn: _Conn, status: bytes) -> None:
+        try:
+            conn.sock.setblocking(True)
+            conn.sock.settimeout(WRITE_TIMEOUT)
+            conn.sock.sendall(b"HTTP/1.0 " + status + b"\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
+                              b"Connection: close\r\n\r\n" + status + b"\n")
+        except OSError as exc:
+            log.debug("connection from %s ended while answering: %s", conn.address, exc)
+        finally:
+            self._finish(conn)
+
+    def _finish(self, conn: _Conn) -> None:
+        with contextlib.suppress(OSError):
+            conn.sock.close()
+        self._done()
+
+
 class MetricsServer:
-    """Serves a registry over HTTP(S) on its own thread."""
+    """Serves a registry over HTTP(S) on its own threads.
+
+    ``health``, when given, is asked on each ``/-/healthy``: it returns None
+    when all is well, else the reason for a 503.
+    """
 
     def __init__(self, registry: CollectorRegistry, listen: str = DEFAULT_LISTEN,
-                 web_config: Path | None = None, pages: PageHandler | None = None) -> None:
-        """``pages`` answers the paths other than /metrics and the health checks (see PageHandler)."""
+                 web_config: Path | None = None, pages: PageHandler | None = None,
+                 health: Callable[[], str | None] | None = None, limits: HttpLimits | None = None) -> None:
+        """``pages`` answers the paths other than /metrics and the probes (see PageHandler)."""
         self.host, port = parse_listen(listen)
         web = _ConfigSource(web_config)
-        server_class = _Server6 if ":" in self.host else _Server
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            self._httpd = make_server(self.host, port, _app(registry, web, pages), server_class,
-                                      _QuietHandler)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, port))
+            listener.listen(LISTEN_BACKLOG)
         except OSError as exc:
+            listener.close()
             raise LogmetricsError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
-        self._httpd.web = web  # type: ignore[attr-defined]
-        self.port = self._httpd.server_address[1]
-        self.scheme = "https" if (web.current() and web.current().tls) else "http"  # type: ignore[union-attr]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics-http", daemon=True)
+        listener.setblocking(False)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        config = web.current()
+        self.scheme = "https" if config is not None and config.tls is not None else "http"
+        context = _Context(_app(registry, web, pages, health), self.host, self.port)
+        self._loop = _ConnectionLoop(listener, web, context, limits or HttpLimits())
+        registry.register(_WebCollector(web, self._loop.dropped))
+        self._thread = threading.Thread(target=self._loop.run, name="metrics-http", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
         log.info("serving metrics on %s://%s:%d/metrics", self.scheme, self.host, self.port)
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._loop.stop()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        self._loop.close()

@@ -19,13 +19,22 @@ paths are read from the file's folder. What Python's ssl cannot do
 faithfully (``RequireAnyClientCert``, ``RequestClientCert``: asking for a
 certificate without verifying it; ``cipher_suites``, ``curve_preferences``)
 is an error, not a silent downgrade.
+
+Two rules go beyond exporter-toolkit's (see docs/security.md): a file that
+enables nothing (empty, comments only, ``basic_auth_users:`` with no users)
+is refused, since it is more likely a mistake or a write in progress than
+an intent; and :func:`weakened` names what a re-read would switch off, so
+that the server keeps the stronger configuration it has.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
+import re
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -47,12 +56,31 @@ _VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
              "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 _AUTH = {"NoClientCert": ssl.CERT_NONE, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
          "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}
+_BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 # Checked for unknown users, so that a wrong user name costs as much time as a wrong password.
 _DUMMY_HASH = bcrypt.hashpw(b"logmetrics-dummy", bcrypt.gensalt(rounds=10))
+#: bcrypt checks running at once, in the whole process: each takes a core for ~50 ms
+#: (cost 10), so a flood of wrong passwords must not take every core from ingestion.
+HASH_CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
+_hash_slots = threading.BoundedSemaphore(HASH_CONCURRENCY)
+#: Successful logins remembered (by a digest of user, hash and password), per process.
+_OK_CACHE_SIZE = 256
 
 
 class WebConfigError(LogmetricsError):
     """The web configuration file is missing, malformed, or asks for what cannot be done."""
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """User and password of an ``Authorization: Basic ...`` header, or None if it is not one."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
 
 
 @dataclass
@@ -64,25 +92,56 @@ class WebConfig:
     allowed_sans: list[str] = field(default_factory=list)
     users: dict[str, bytes] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    _ok_cache: dict[str, bool] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Digests of user/hash/password triples that passed; shared with the configs that
+    #: replace this one (a changed hash changes the digest, so nothing stale is trusted).
+    ok_cache: dict[str, bool] = field(default_factory=dict)
+
+    def _digest(self, user: str, password: str) -> str:
+        hashed = self.users.get(user) or b""
+        return hashlib.sha256(user.encode() + b"\0" + hashed + b"\0" + password.encode()).hexdigest()
+
+    def known_good(self, user: str, password: str) -> bool:
+        """True if this user and password passed before: no bcrypt needed (cheap, no lock)."""
+        return user in self.users and self._digest(user, password) in self.ok_cache
 
     def check_password(self, user: str, password: str) -> bool:
-        """bcrypt check, constant-time for unknown users; successes are cached (bcrypt is slow)."""
-        hashed = self.users.get(user)
+        """bcrypt check, constant-time for unknown users; successes are cached (bcrypt is slow).
+
+        No lock is held while hashing; a process-wide semaphore bounds how many
+        checks run at once (:data:`HASH_CONCURRENCY`), and the cache is a plain
+        dict, read and written under the GIL.
+        """
         secret = password.encode()
         if len(secret) > 72:  # bcrypt refuses longer passwords: a failed login, not an error
             return False
-        key = hashlib.sha256(user.encode() + b"\0" + (hashed or b"") + b"\0" + secret).hexdigest()
-        with self._lock:
-            if self._ok_cache.get(key):
-                return True
+        if self.known_good(user, password):
+            return True
+        hashed = self.users.get(user)
+        with _hash_slots:
             ok = bcrypt.checkpw(secret, hashed or _DUMMY_HASH) and hashed is not None
-            if ok:
-                if len(self._ok_cache) > 100:
-                    self._ok_cache.clear()
-                self._ok_cache[key] = True
-            return ok
+        if ok:
+            cache = self.ok_cache
+            if len(cache) >= _OK_CACHE_SIZE:
+                cache.clear()  # rare (many distinct passwords passing): start over
+            cache[self._digest(user, password)] = True
+        return ok
+
+    def strength(self) -> dict[str, int]:
+        """What this config enforces, each as a level where higher is stricter."""
+        tls = self.tls
+        return {
+            "TLS": int(tls is not None),
+            "client certificate verification": int(tls.verify_mode) if tls is not None else 0,
+            "client_allowed_sans": int(bool(self.allowed_sans)),
+            "minimum TLS version": int(tls.minimum_version) if tls is not None else 0,
+            "basic auth": int(bool(self.users)),
+        }
+
+
+def weakened(old: WebConfig, new: WebConfig) -> list[str]:
+    """What ``new`` would enforce less strictly than ``old`` (empty if nothing)."""
+    before, after = old.strength(), new.strength()
+    return [name for name in before if after[name] < before[name]]
 
 
 def _strict(section: Any, allowed: set[str], where: str, path: Path) -> dict[str, Any]:
@@ -101,12 +160,20 @@ def load_web_config(path: Path) -> WebConfig:
     """Read and check a web configuration file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise WebConfigError(f"{path}: cannot read the web config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise WebConfigError(f"{path}: the web config is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise WebConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not data:
+        raise WebConfigError(f"{path}: the web config is empty: it enables neither TLS nor basic auth "
+                             "(without --web-config, logmetrics serves plain HTTP)")
     top = _strict(data, _TOP, "the web config", path)
+    for key in ("tls_server_config", "basic_auth_users"):
+        if key in top and not top[key]:
+            raise WebConfigError(f"{path}: {key} is empty; configure it or remove the key")
     config = WebConfig(path)
     base = path.parent
     tls = _strict(top.get("tls_server_config"), _TLS, "tls_server_config", path)
@@ -115,8 +182,9 @@ def load_web_config(path: Path) -> WebConfig:
     users = _strict(top.get("basic_auth_users"), set(top.get("basic_auth_users") or {}),
                     "basic_auth_users", path)
     for user, hashed in users.items():
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            raise WebConfigError(f"{path}: the password of {user!r} must be a bcrypt hash ($2y$...)")
+        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
+            raise WebConfigError(f"{path}: the password of {user!r} must be a bcrypt hash "
+                                 "($2y$10$ and 53 more characters, as htpasswd -nBC 10 writes it)")
         config.users[str(user)] = hashed.encode()
     http = _strict(top.get("http_server_config"), _HTTP, "http_server_config", path)
     headers = _strict(http.get("headers"), _HEADERS, "http_server_config.headers", path)

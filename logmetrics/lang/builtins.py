@@ -11,6 +11,7 @@ import time
 
 from logmetrics.lang.golayout import parse_time
 from logmetrics.sources.envelope import NO_ENVELOPE, Envelope
+from logmetrics.store.metric import valid_timestamp
 
 now = time.time
 
@@ -74,6 +75,13 @@ def to_bool(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "t", "true", "yes")
     return bool(value)
+
+
+def settime(value: int | float) -> int | float:
+    """mtail's ``settime(t)``: the line's time, refused unless it is one a series can carry."""
+    if not valid_timestamp(value):
+        raise ValueError(f"settime({value!r}): not a time in seconds since the epoch (years 1 to 9999)")
+    return value
 
 
 def strtol(text: str, base: int) -> int:

@@ -120,6 +120,7 @@ class _Generator:
             "_strptime": builtins.strptime,
             "_strptime_into": builtins.strptime_into,
             "_strtol": builtins.strtol,
+            "_settime": builtins.settime,
             "_now": builtins.now,
             "_env": builtins.ENVELOPE,
         }
@@ -320,7 +321,7 @@ class _Generator:
             self.emit(depth, "if ts is None:")
             self.emit(depth + 1, f"ts = _strptime_into({cache}, _s, {layout!r})")
         elif isinstance(expr, ast.Call) and expr.name == "settime":
-            self.emit(depth, f"ts = {self.number(expr.args[0])}")
+            self.emit(depth, f"ts = _settime({self.number(expr.args[0])})")
         else:
             self.emit(depth, self.value(expr))
 
@@ -569,7 +570,7 @@ class _Generator:
         if name == "strptime":
             return f"_strptime({self.string(args[0])}, {_layout(node)!r})"
         if name == "settime":
-            return self.number(args[0])
+            return f"_settime({self.number(args[0])})"
         raise AssertionError(f"no code for builtin {name}")  # pragma: no cover
 
 

@@ -10,7 +10,12 @@ from logmetrics.pathnames import display
 from logmetrics.runtime.program import Program
 from logmetrics.runtime.routes import LogRouter
 from logmetrics.sources.envelope import NO_ENVELOPE, Envelope
-from logmetrics.store import DEFAULT_MAX_LABEL_SETS, MetricStore
+from logmetrics.store import (
+    DEFAULT_MAX_LABEL_SETS,
+    DEFAULT_MAX_LABEL_VALUE_BYTES,
+    DEFAULT_MAX_SERIES_BYTES,
+    MetricStore,
+)
 
 
 @dataclass
@@ -25,12 +30,17 @@ class Runtime:
     """The loaded programs and the store their metrics live in."""
 
     def __init__(self, programs: Sequence[Program], store: MetricStore | None = None,
-                 max_label_sets: int = DEFAULT_MAX_LABEL_SETS, router: LogRouter | None = None) -> None:
+                 max_label_sets: int = DEFAULT_MAX_LABEL_SETS, router: LogRouter | None = None,
+                 max_value_bytes: int = DEFAULT_MAX_LABEL_VALUE_BYTES,
+                 max_series_bytes: int = DEFAULT_MAX_SERIES_BYTES) -> None:
         """``max_label_sets`` caps each metric with labels that sets no ``limit`` of its own;
+        ``max_value_bytes`` and ``max_series_bytes`` cap label values, one and all of a metric's;
         ``router``, when given, chooses which programs read which file (default: all read all)."""
         self.store = store or MetricStore()
         self.router = router
         self.max_label_sets = max_label_sets
+        self.max_value_bytes = max_value_bytes
+        self.max_series_bytes = max_series_bytes
         self.programs: list[Program] = []
         self.lines_read = 0
         for program in programs:
@@ -40,6 +50,8 @@ class Runtime:
         """Add a program, or replace the one of the same name (keeping unchanged metrics)."""
         for metric in program.metrics.values():
             metric.max_label_sets = self.max_label_sets
+            metric.max_value_bytes = self.max_value_bytes
+            metric.max_series_bytes = self.max_series_bytes
         # The list is replaced, not mutated, so a batch in progress keeps its programs.
         programs = list(self.programs)
         for i, old in enumerate(programs):

@@ -22,6 +22,19 @@ from typing import Any
 
 #: Label sets a dimensioned metric may hold unless its program sets ``limit``.
 DEFAULT_MAX_LABEL_SETS = 10_000
+#: Longest label value (UTF-8 bytes) a new label set may carry; longer ones are refused.
+DEFAULT_MAX_LABEL_VALUE_BYTES = 1024
+#: Label value bytes one metric may hold over all its label sets (8 MiB).
+DEFAULT_MAX_SERIES_BYTES = 8 << 20
+#: Times a series may carry (seconds since the epoch, years 1 to 9999): what a
+#: Prometheus timestamp holds. Anything else (inf, nan, 1e300) is refused when set.
+TIMESTAMP_RANGE = (-62135596800.0, 253402300799.0)
+
+
+def valid_timestamp(value: object) -> bool:
+    """True for a finite number of seconds within :data:`TIMESTAMP_RANGE`."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and TIMESTAMP_RANGE[0] <= value <= TIMESTAMP_RANGE[1])  # NaN compares False
 
 
 class Kind(enum.Enum):
@@ -50,14 +63,22 @@ class Metric:
     buckets: tuple[float, ...] = ()
     limit: int | None = None  # mtail's ``limit N``: oldest label sets are evicted
     max_label_sets: int = DEFAULT_MAX_LABEL_SETS  # the guard when no ``limit`` is given
+    max_value_bytes: int = DEFAULT_MAX_LABEL_VALUE_BYTES
+    max_series_bytes: int = DEFAULT_MAX_SERIES_BYTES
     values: dict[LabelValues, Any] = field(default_factory=dict)
     #: Label sets refused because the metric was full (cardinality guard).
     overflow: int = 0
+    #: Label sets refused because a value was longer than ``max_value_bytes``.
+    refused_long: int = 0
+    #: Label sets refused because the metric's label values reached ``max_series_bytes``.
+    refused_bytes: int = 0
     #: Seconds after its last update at which a label set is deleted (``del ... after``).
     expiry: dict[LabelValues, float] = field(default_factory=dict)
     updated: dict[LabelValues, float] = field(default_factory=dict)
     #: The log line's own time (from strptime/settime) at each label set's last update.
     stamps: dict[LabelValues, float] = field(default_factory=dict)
+    _bytes: int | None = field(default=None, repr=False)  # label value bytes held (see _held_bytes)
+    _bytes_len: int = field(default=-1, repr=False)  # len(values) when _bytes was last right
 
     def __post_init__(self) -> None:
         if not self.labels and self.kind is Kind.COUNTER:
@@ -105,19 +126,50 @@ class Metric:
         return dropped
 
     def admit(self, key: LabelValues) -> bool:
-        """Make room for a new label set; False if the guard refuses it (and counts that)."""
+        """Make room for a new label set; False if a guard refuses it (and counts that).
+
+        The guards: no label value longer than ``max_value_bytes``; at most
+        ``max_label_sets`` label sets, unless the program's ``limit`` evicts the
+        oldest instead; at most ``max_series_bytes`` of label values in all.
+        """
+        sizes = [len(v.encode("utf-8", "replace")) for v in key]
+        if sizes and max(sizes) > self.max_value_bytes:
+            self.refused_long += 1
+            return False
+        size = sum(sizes)
         values = self.values
         if self.limit is not None:
-            while len(values) >= self.limit:
-                oldest = next(iter(values))  # insertion order: the longest-held label set
-                del values[oldest]
-                self.expiry.pop(oldest, None)
-                self.updated.pop(oldest, None)
-            return True
-        if len(values) >= self.max_label_sets:
+            while values and (len(values) >= self.limit or not self._fits(size)):
+                self.delete(next(iter(values)))  # insertion order: the longest-held label set
+        elif len(values) >= self.max_label_sets:
             self.overflow += 1
             return False
+        elif not self._fits(size):
+            self.refused_bytes += 1
+            return False
+        self._bytes = self._held_bytes() + size
+        self._bytes_len = len(values) + 1  # the caller adds the label set next
         return True
+
+    def _fits(self, size: int) -> bool:
+        """True if ``size`` more bytes of label values stay within ``max_series_bytes``."""
+        if self._held_bytes() + size <= self.max_series_bytes:
+            return True
+        if self._bytes_len != len(self.values):  # deletions made elsewhere: count again, once
+            self._bytes = None
+        return self._held_bytes() + size <= self.max_series_bytes
+
+    def _held_bytes(self) -> int:
+        """Label value bytes held: exact when first asked, then kept up by admit().
+
+        Values set without admit() (restored from a checkpoint, or kept over a
+        reload) are counted on first use; label sets removed from ``values``
+        directly, not through delete(), leave it too high until it is counted again.
+        """
+        if self._bytes is None:
+            self._bytes = sum(len(v.encode("utf-8", "replace")) for k in self.values for v in k)
+            self._bytes_len = len(self.values)
+        return self._bytes
 
     def new_histogram(self, key: LabelValues) -> list[float] | None:
         """Create the value of a new histogram label set, or None if refused."""
@@ -143,7 +195,9 @@ class Metric:
 
     def delete(self, key: LabelValues) -> None:
         """``del m[key]``: forget the label set now."""
-        self.values.pop(key, None)
+        if self.values.pop(key, None) is not None and self._bytes is not None:
+            self._bytes -= sum(len(v.encode("utf-8", "replace")) for v in key)
+            self._bytes_len = len(self.values)
         self.stamps.pop(key, None)
         self.expiry.pop(key, None)
         self.updated.pop(key, None)

@@ -1,12 +1,15 @@
-"""The /metrics endpoint over real HTTP and HTTPS: web config, TLS, mTLS, basic auth."""
+"""The /metrics endpoint over real HTTP and HTTPS: web config, TLS, mTLS, basic auth, hostile clients."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,10 +17,12 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
 
-from logmetrics.exposition.server import MetricsServer
-from logmetrics.exposition.webconfig import WebConfigError, load_web_config
+from logmetrics.exposition import server as server_module
+from logmetrics.exposition.server import HttpLimits, MetricsServer
+from logmetrics.exposition.webconfig import WebConfig, WebConfigError, load_web_config
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
@@ -185,3 +190,253 @@ def test_bad_web_configs_are_clear_errors(pki, text, message):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(WebConfigError, match=message):
         load_web_config(path)
+
+
+# --- hardening: probes, filtering, bad series, config re-reads, slow and dropped clients ---------
+
+
+def closed_by_server(sock: socket.socket, timeout: float = 5.0) -> bool:
+    """True if the server closed the connection within ``timeout`` (FIN or, with unread data, RST)."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def status_of(url: str, context: ssl.SSLContext | None = None, auth: tuple[str, str] | None = None) -> int:
+    try:
+        with get(url, context, auth) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_probes_answer_without_credentials_and_health_can_fail(pki):
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    path = pki / f"web-{time.monotonic_ns()}.yml"
+    path.write_text(f"basic_auth_users:\n  prometheus: {hashed}\n", encoding="utf-8")
+    trouble: list[str] = []
+    server = MetricsServer(registry(), "127.0.0.1:0", path, health=lambda: trouble[0] if trouble else None)
+    server.start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        assert status_of(f"{base}/-/healthy") == 200
+        assert status_of(f"{base}/-/ready") == 200
+        assert status_of(f"{base}/metrics") == 401
+        assert status_of(f"{base}/") == 401
+        trouble.append("the main loop has not turned for 40 s")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            get(f"{base}/-/healthy")
+        assert info.value.code == 503
+        assert "has not turned" in info.value.read().decode()
+        assert status_of(f"{base}/-/ready") == 200
+    finally:
+        server.stop()
+
+
+def test_name_filter_selects_series_like_prometheus_client(pki):
+    reg = registry()
+    Counter("other_things", "another counter", registry=reg).inc(5)
+    server = MetricsServer(reg, "127.0.0.1:0")
+    server.start()
+    base = f"http://127.0.0.1:{server.port}/metrics"
+    try:
+        with get(f"{base}?name[]=scraped_things_total") as r:
+            text = r.read().decode()
+        assert "scraped_things_total 3.0" in text
+        assert "other_things" not in text
+        with get(f"{base}?name[]=scraped_things_total&name[]=other_things_total") as r:
+            text = r.read().decode()
+        assert "scraped_things_total 3.0" in text and "other_things_total 5.0" in text
+        with get(f"{base}?name[]=nothing_of_that_name") as r:
+            assert r.read() == b""
+    finally:
+        server.stop()
+
+
+class _BadSeries:
+    """A collector with one good sample and two that prometheus-client cannot write."""
+
+    def collect(self):
+        family = GaugeMetricFamily("line_time_gauge", "gauges with line times", labels=["k"])
+        family.add_metric(["good"], 1, timestamp=1_700_000_000)
+        family.add_metric(["infinite"], 2, timestamp=float("inf"))
+        family.add_metric(["nan"], 3, timestamp=float("nan"))
+        yield family
+        text = GaugeMetricFamily("not_a_number", "a value that is not one")
+        text.add_metric([], "oops")  # e.g. restored from a damaged checkpoint
+        yield text
+
+
+@pytest.mark.parametrize("accept", ["text/plain", "application/openmetrics-text; version=1.0.0"])
+def test_one_bad_series_never_fails_the_scrape(pki, caplog, accept):
+    reg = registry()
+    reg.register(_BadSeries())
+    server = MetricsServer(reg, "127.0.0.1:0")
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        request = urllib.request.Request(url, headers={"Accept": accept})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            assert r.status == 200
+            text = r.read().decode()
+    finally:
+        server.stop()
+    assert "scraped_things_total 3.0" in text
+    good = next(line for line in text.splitlines() if 'k="good"' in line)
+    assert good.split()[-1] in ("1700000000000", "1700000000")  # text: ms; OpenMetrics: s
+    for name in ("infinite", "nan"):
+        line = next(line for line in text.splitlines() if f'k="{name}"' in line)
+        assert len(line.split()) == 2  # written, without its timestamp
+    assert "oops" not in text
+    assert "left out or written without their timestamp" in caplog.text
+
+
+def test_idle_and_slow_clients_are_dropped_and_do_not_hold_threads(pki, monkeypatch):
+    monkeypatch.setattr(server_module, "HEADER_TIMEOUT", 1.0)
+    for config in (None, TLS):
+        server, _ = serve(config, pki)
+        scheme, context = ("https", client_context(pki)) if config else ("http", None)
+        try:
+            idle = socket.create_connection(("127.0.0.1", server.port))
+            slow = socket.create_connection(("127.0.0.1", server.port))
+            if config:  # a finished handshake, then nothing
+                slow = client_context(pki).wrap_socket(slow, server_hostname="127.0.0.1")
+            slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            threads = threading.active_count()
+            for sock in (idle, slow):
+                assert closed_by_server(sock, timeout=9)
+                sock.close()
+            assert threading.active_count() <= threads
+            with get(f"{scheme}://127.0.0.1:{server.port}/metrics", context) as r:
+                text = r.read().decode()
+            assert 'logmetrics_http_connections_dropped_total{reason="header_timeout"} 2.0' in text
+        finally:
+            server.stop()
+
+
+def test_connection_bound_drops_the_oldest_incomplete_connection(pki):
+    reg = registry()
+    server = MetricsServer(reg, "127.0.0.1:0", limits=HttpLimits(max_connections=50))
+    server.start()
+    socks = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(b"GET /metrics HTTP/1.1\r\n")
+            socks.append(sock)
+        with get(f"http://127.0.0.1:{server.port}/metrics") as r:
+            text = r.read().decode()
+        assert "scraped_things_total 3.0" in text
+        dropped = next(line for line in text.splitlines() if 'reason="evicted"' in line)
+        assert float(dropped.split()[-1]) >= 150
+        # The newest incomplete connections are still open; the oldest were closed.
+        assert closed_by_server(socks[0])
+    finally:
+        for sock in socks:
+            sock.close()
+        server.stop()
+
+
+def test_a_tls_client_that_drops_mid_request_leaves_one_quiet_line(pki, caplog, capfd):
+    caplog.set_level(logging.DEBUG, logger="logmetrics")
+    big = CollectorRegistry()
+    gauge = Gauge("wide", "many series", ["n"], registry=big)
+    for n in range(20000):
+        gauge.labels(str(n)).set(n)
+    path = pki / f"web-{time.monotonic_ns()}.yml"
+    path.write_text(TLS, encoding="utf-8")
+    server = MetricsServer(big, "127.0.0.1:0", path)
+    server.start()
+    try:
+        for request in (b"GET /metr", b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"):
+            raw = socket.create_connection(("127.0.0.1", server.port))
+            tls = client_context(pki).wrap_socket(raw, server_hostname="127.0.0.1")
+            tls.sendall(request)
+            # Gone without reading: mid-request, or while the (large) answer is written.
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            tls.close()
+        time.sleep(1.0)
+        with get(f"https://127.0.0.1:{server.port}/-/healthy", client_context(pki)) as r:
+            assert r.status == 200
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("start", "rewrite"),
+    [
+        ("auth", ""),  # emptied
+        ("auth", "# all commented out\n# basic_auth_users:\n"),
+        ("auth", "basic_auth_users:\n"),  # null
+        ("auth", "basic_auth_users:\n  prometheus: $2y$10$trunc"),  # half-written
+        ("auth", "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"),  # auth gone
+        ("tls", ""),  # a TLS config truncated to 0 bytes
+        ("tls", "tls_server_config:\n  cert_file: server.crt\n"),  # half-written
+        ("tls", "basic_auth_users:\n  prometheus: {hash}\n"),  # auth instead of TLS
+        ("mtls", TLS),  # client certificates no longer checked
+    ],
+)
+def test_a_re_read_never_weakens_the_web_config(pki, caplog, start, rewrite):
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    mtls = TLS + "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
+    first = {"auth": f"basic_auth_users:\n  prometheus: {hashed}\n", "tls": TLS, "mtls": mtls}[start]
+    server, path = serve(first, pki)
+    scheme = "http" if start == "auth" else "https"
+    context = client_context(pki, with_cert=True) if start != "auth" else None
+    url = f"{scheme}://127.0.0.1:{server.port}/metrics"
+    auth = ("prometheus", "s3cret") if start == "auth" else None
+    try:
+        assert status_of(url, context, auth) == 200
+        time.sleep(0.01)
+        path.write_text(rewrite.replace("{hash}", hashed), encoding="utf-8")
+        if start == "auth":
+            assert status_of(url) == 401  # still asks for the password
+        elif start == "tls":
+            with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+                get(url.replace("https:", "http:"))  # no plain HTTP
+        else:
+            with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError, OSError)):
+                get(url, client_context(pki))  # a certificate is still required
+        assert status_of(url, context, auth) == 200
+        with get(url, context, auth) as r:
+            assert "logmetrics_web_config_reload_failing 1.0" in r.read().decode()
+        assert "KEEPING THE PREVIOUS WEB CONFIG" in caplog.text
+        time.sleep(0.01)
+        path.write_text(first, encoding="utf-8")  # the rewrite completes: applied, no longer failing
+        with get(url, context, auth) as r:
+            assert "logmetrics_web_config_reload_failing 0.0" in r.read().decode()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("text", ["", "# nothing here\n", "basic_auth_users:\n", "tls_server_config:\n"])
+def test_a_web_config_that_enables_nothing_is_refused_at_start(pki, text):
+    path = pki / "nothing.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(WebConfigError, match="empty"):
+        MetricsServer(registry(), "127.0.0.1:0", path)
+
+
+def test_password_checks_run_outside_any_lock_and_remember_successes(pki):
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10))
+    config = WebConfig(pki / "x.yml", users={"prometheus": hashed})
+    assert not config.known_good("prometheus", "s3cret")
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(config.check_password("prometheus", "s3cret")))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 4
+    assert config.known_good("prometheus", "s3cret")
+    assert not config.known_good("prometheus", "wrong")
+    assert not config.check_password("prometheus", "wrong")
+    assert not config.known_good("nobody", "s3cret")
