@@ -232,17 +232,13 @@ class Daemon:
         dirty = False
         try:
             while self.signals.stop_signal is None and not self.sources.exhausted:
+                self.last_turn = time.monotonic()
                 batches = self.sources.batches(self.follower.poll())
                 keep = self.activity.keep_unmatched > 0
                 for batch in batches:
                     result = self.runtime.process(batch.lines, batch.name, track_unmatched=keep,
                                                   envelope=batch.envelope)
                     self.activity.record(batch.name, batch.lines, result.unmatched)
-            while self.signals.stop_signal is None:
-                self.last_turn = time.monotonic()
-                batches = self.follower.poll()
-                for path, lines in batches:
-                    self.runtime.process(lines, path)
                     self.last_turn = time.monotonic()  # progress between batches is life too
                 now = time.monotonic()
                 if batches:
