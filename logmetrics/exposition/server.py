@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 
 #: Seconds a client has from connecting to the end of its request head, TLS handshake included.
 HEADER_TIMEOUT = 10.0
-#: Seconds a response may take to be written (a client that does not read is dropped).
+#: Seconds a response write, or a read of a request body, may block (a client that stalls is dropped).
 WRITE_TIMEOUT = 30.0
 #: Largest request head accepted (request line and headers); more is answered 431.
 MAX_HEADER_BYTES = 16 * 1024
@@ -303,17 +303,11 @@ def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = No
 
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "HEAD"):
-            respond("405 Method Not Allowed", [("Allow", "GET, HEAD")])
-            return [b""]
-        if path == "/-/healthy":
-            trouble = health() if health is not None else None
+        if path in PROBES and method in ("GET", "HEAD"):
+            trouble = health() if health is not None and path == "/-/healthy" else None
             if trouble:
                 respond("503 Service Unavailable", [("Content-Type", "text/plain")])
                 return [f"unhealthy: {trouble}\n".encode()]
-            respond("200 OK", [("Content-Type", "text/plain")])
-            return [b"OK\n"]
-        if path == "/-/ready":
             respond("200 OK", [("Content-Type", "text/plain")])
             return [b"OK\n"]
         if not _authorized(config, environ):
@@ -325,6 +319,9 @@ def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = No
             configured = {name.lower() for name, _ in extra}  # the web config's headers win
             respond(page[0], [h for h in page[1] if h[0].lower() not in configured])
             return [b"" if method == "HEAD" else page[2]]
+        if method not in ("GET", "HEAD"):
+            respond("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b""]
         if path == "/metrics":
             return _metrics(registry, environ, respond)
         if path == "/":
@@ -334,6 +331,26 @@ def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = No
         return [b"not found; metrics are at /metrics\n"]
 
     return app
+
+
+class _SocketReader(io.RawIOBase):
+    """What the connection loop already read (the request head, maybe more), then the socket."""
+
+    def __init__(self, data: bytes, sock: socket.socket) -> None:
+        self._data = data
+        self._pos = 0
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._pos < len(self._data):
+            n = min(len(buffer), len(self._data) - self._pos)
+            buffer[:n] = self._data[self._pos:self._pos + n]
+            self._pos += n
+            return n
+        return self._sock.recv_into(buffer)  # a request body (the playground's POSTs)
 
 
 class _SocketWriter(io.RawIOBase):
@@ -369,7 +386,7 @@ class _Handler(WSGIRequestHandler):
 
     def setup(self) -> None:
         self.connection = self.request
-        self.rfile = io.BytesIO(self._head)
+        self.rfile = io.BufferedReader(_SocketReader(self._head, self.request))
         self.wfile = _SocketWriter(self.request)  # type: ignore[assignment]
 
     def finish(self) -> None:
