@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_dryrun.py", "bench_read_path.py", "bench_scrape_load.py", "bench_status_page.py",
-              "bench_backfill.py", "bench_site_counters.py"]
+              "bench_backfill.py", "bench_site_counters.py", "bench_http_abuse.py"]
 
 
 def main() -> int:
