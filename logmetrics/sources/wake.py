@@ -26,15 +26,16 @@ class Waker:
         with contextlib.suppress(BlockingIOError, OSError):
             os.write(self.write_fd, b"\0")
 
-    def wait(self, timeout: float) -> bool:
-        """Sleep until woken or ``timeout`` passes; True if woken. Pending wake-ups are drained."""
-        ready, _, _ = select.select([self._read_fd], [], [], max(0.0, timeout))
-        if not ready:
-            return False
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._read_fd, 4096):
-                pass
-        return True
+    def wait(self, timeout: float, also: int | None = None) -> bool:
+        """Sleep until woken, ``also`` (a descriptor) is readable, or ``timeout`` passes; True if
+        woken either way. Pending wake-ups are drained; ``also`` is left for its owner to read."""
+        fds = [self._read_fd] if also is None else [self._read_fd, also]
+        ready, _, _ = select.select(fds, [], [], max(0.0, timeout))
+        if self._read_fd in ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._read_fd, 4096):
+                    pass
+        return bool(ready)
 
     def close(self) -> None:
         for fd in (self._read_fd, self.write_fd):
