@@ -87,11 +87,32 @@ def compile_layout(layout: str) -> re.Pattern[str]:
 #: Seconds at the start of each minute already worked out, by layout and the text without its
 #: seconds and fraction: a log's lines share everything else for a minute at a time.
 _MINUTES: dict[tuple[str, str], float] = {}
+#: Where the seconds and the fraction were in the last time of each length read with a layout.
+_PLACES: dict[tuple[str, int], tuple[int, int, int, int]] = {}
+
+
+def _minute_key(text: str, start: int, end: int, first: int, last: int) -> str:
+    """The text without its seconds (start:end) and fraction (first:last, -1 if none)."""
+    if first < 0:
+        return text[:start] + text[end:]
+    if first >= end:
+        return text[:start] + text[end:first] + text[last:]
+    return text[:first] + text[last:start] + text[end:]
 
 
 def parse_time(text: str, layout: str) -> float:
     """Seconds since the epoch; raises ValueError if ``text`` does not fit ``layout``."""
     text = text.strip()
+    place = _PLACES.get((layout, len(text)))
+    if place is not None:
+        # A time of a minute read before, but for its seconds (and fraction): only those to check.
+        # The rest of the text is that minute's, so the text fits the layout if they are digits.
+        start, end, first, last = place
+        minute = _MINUTES.get((layout, _minute_key(text, start, end, first, last)))
+        second = text[start:end]
+        if minute is not None and second.isdigit() and int(second) <= 60 and (
+                first < 0 or text[first:last].isdigit() or first == last):
+            return minute + int(second) + (float("0." + text[first:last]) if last > first >= 0 else 0.0)
     match = compile_layout(layout).match(text)
     if match is None:
         raise ValueError(f"time {text!r} does not match the layout {layout!r}")
@@ -100,21 +121,17 @@ def parse_time(text: str, layout: str) -> float:
     if start < 0:
         return _seconds(match.groupdict(), text, layout)
     first, last = match.span("frac") if "frac" in groups else (-1, -1)
-    if first < 0:
-        key = text[:start] + text[end:]
-    elif first >= end:
-        key = text[:start] + text[end:first] + text[last:]
-    else:
-        key = text[:first] + text[last:start] + text[end:]
-    minute = _MINUTES.get((layout, key))
+    key = (layout, _minute_key(text, start, end, first, last))
+    minute = _MINUTES.get(key)
     if minute is None:
         if len(_MINUTES) > 4096:
             _MINUTES.clear()
-        minute = _MINUTES[(layout, key)] = _seconds({**match.groupdict(), "second": None, "frac": None},
-                                                    text, layout)
+            _PLACES.clear()
+        minute = _MINUTES[key] = _seconds({**match.groupdict(), "second": None, "frac": None}, text, layout)
     second = int(text[start:end])
     if second > 60:
         raise ValueError(f"time {text!r} is out of range for the layout {layout!r}")
+    _PLACES[(layout, len(text))] = (start, end, first, last)
     return minute + second + (float("0." + text[first:last]) if first >= 0 and last > first else 0.0)
 
 

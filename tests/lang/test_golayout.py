@@ -34,3 +34,15 @@ def test_fractions_and_out_of_range_seconds():
     assert parse_time("Sun Nov  1 07:11:29.5 2026", layout) == pytest.approx(base + 1.5)
     with pytest.raises(ValueError, match="out of range"):
         parse_time("Sun Nov  1 07:11:61 2026", layout)
+
+
+def test_a_minute_read_before_does_not_let_bad_seconds_through():
+    layout = "02/Jan/2006:15:04:05 -0700"
+    assert parse_time("01/Nov/2026:10:00:05 +0200", layout) == reference("01/Nov/2026:10:00:05 +0200",
+                                                                          "%d/%b/%Y:%H:%M:%S %z")
+    for bad in ("01/Nov/2026:10:00:x5 +0200", "01/Nov/2026:10:00:61 +0200", "01/Nov/2026:10:00:-1 +0200"):
+        with pytest.raises(ValueError):
+            parse_time(bad, layout)
+    # Same length, other fields: read in full, not mistaken for the cached minute.
+    assert parse_time("01/Nov/2026:10:01:05 +0200", layout) - parse_time("01/Nov/2026:10:00:05 +0200",
+                                                                         layout) == 60
