@@ -109,10 +109,10 @@ def parse_time(text: str, layout: str) -> float:
         # The rest of the text is that minute's, so the text fits the layout if they are digits.
         start, end, first, last = place
         minute = _MINUTES.get((layout, _minute_key(text, start, end, first, last)))
-        second = text[start:end]
-        if minute is not None and second.isdigit() and int(second) <= 60 and (
+        digits = text[start:end]
+        if minute is not None and digits.isdigit() and int(digits) <= 60 and (
                 first < 0 or text[first:last].isdigit() or first == last):
-            return minute + int(second) + (float("0." + text[first:last]) if last > first >= 0 else 0.0)
+            return minute + int(digits) + (float("0." + text[first:last]) if last > first >= 0 else 0.0)
     match = compile_layout(layout).match(text)
     if match is None:
         raise ValueError(f"time {text!r} does not match the layout {layout!r}")
