@@ -78,6 +78,12 @@ class Follower:
         self._resume: SavedPositions = positions if positions is not None else {}
         # A checkpoint's positions, names of rotated generations included, until a file claims them.
         self._unclaimed: dict[str, Position] = dict(positions) if isinstance(positions, dict) else {}
+        #: Each saved name under every path it could belong to (itself, and what it is a rotated
+        #: name of), so that claiming is a lookup per file, not a pass over every saved name.
+        self._owners: dict[str, list[str]] = {}
+        for name in self._unclaimed:
+            for owner in _possible_owners(name):
+                self._owners.setdefault(owner, []).append(name)
         self._started = time.monotonic()
         self._last_scan = -float("inf")
         self._first_scan = True
@@ -101,10 +107,10 @@ class Follower:
             if path in self.tailers or os.path.isdir(path):
                 continue
             saved: dict[str, Position] = {}
-            for name, position in list(self._unclaimed.items()):
-                if name == path or (is_rotated_name(path, name) and name not in known):
-                    saved[name] = position
-                    del self._unclaimed[name]
+            for name in self._owners.pop(path, ()):
+                if name in self._unclaimed and (name == path or (is_rotated_name(path, name)
+                                                                 and name not in known)):
+                    saved[name] = self._unclaimed.pop(name)
             if not isinstance(self._resume, dict):  # an older version's offset files
                 legacy = self._resume.get(path)
                 if legacy is not None:
@@ -150,15 +156,10 @@ class Follower:
 
     def _owner(self, path: str) -> FileTailer | None:
         """The tailer of ``path``, or of the log ``path`` is a rotated name of."""
-        tailer = self.tailers.get(path)
-        if tailer is not None:
-            return tailer
-        folder, name = os.path.split(path)
-        for i, char in enumerate(name):
-            if i and char in ".-_":
-                tailer = self.tailers.get(os.path.join(folder, name[:i]))
-                if tailer is not None:
-                    return tailer
+        for owner in _possible_owners(path):
+            tailer = self.tailers.get(owner)
+            if tailer is not None:
+                return tailer
         return None
 
     def _tidy(self, now: float) -> None:
@@ -219,3 +220,9 @@ class Follower:
             stats.lag = max(0, stats.size - (position.offset if position else 0))
             out[path] = stats
         return out
+
+
+def _possible_owners(name: str) -> list[str]:
+    """``name`` itself, and every path ``name`` could be a rotated name of (``a.log.1``: ``a``, ``a.log``)."""
+    folder, base = os.path.split(name)
+    return [name] + [os.path.join(folder, base[:i]) for i, char in enumerate(base) if i and char in ".-_"]
