@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from logmetrics.web import inspector, status
 from logmetrics.web.html import ASSET_PATH
 from logmetrics.web.mtailjson import render_mtail_json
-from logmetrics.web.snapshot import RateTracker, StatusInputs, take_snapshot
+from logmetrics.web.snapshot import CachedStats, RateTracker, StatusInputs, take_snapshot
 
 #: (status line, headers, body)
 Answer = tuple[str, list[tuple[str, str]], bytes]
@@ -84,7 +85,7 @@ class StatusPages:
     """The daemon's pages: ``/``, ``/inspect``, ``/json``, ``/status.json`` and the assets."""
 
     def __init__(self, inputs: StatusInputs) -> None:
-        self.inputs = inputs
+        self.inputs = replace(inputs, file_stats=CachedStats(inputs.file_stats))
         self.rates = RateTracker()
 
     def __call__(self, environ: dict[str, Any]) -> Answer | None:

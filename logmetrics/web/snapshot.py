@@ -48,6 +48,30 @@ class StatusInputs:
     stream_stats: Callable[[], dict[str, StreamStats]] = dict
 
 
+#: Seconds the files' statistics are reused between pages: reading them stats every file, and with
+#: thousands of files each stat waits for the interpreter lock the main loop holds.
+FILE_STATS_TTL = 2.0
+
+
+class CachedStats:
+    """A statistics function whose result is reused for :data:`FILE_STATS_TTL` seconds."""
+
+    def __init__(self, read: Callable[[], dict[str, TailStats]], ttl: float = FILE_STATS_TTL) -> None:
+        self.read = read
+        self.ttl = ttl
+        self._taken = -float("inf")
+        self._value: dict[str, TailStats] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[str, TailStats]:
+        with self._lock:  # one reader at a time: concurrent pages share one reading
+            now = time.monotonic()
+            if now - self._taken >= self.ttl:
+                self._value = self.read()
+                self._taken = time.monotonic()
+            return self._value
+
+
 class RateTracker:
     """Counters seen at earlier times, to turn counts into per-second rates."""
 
