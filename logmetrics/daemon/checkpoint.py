@@ -417,7 +417,11 @@ class Checkpoint:
         if self._thread is not None:
             self._wanted.set()
             self._thread.join(timeout)
-        return self._write(capture(runtime if self.values else None, positions()))
+        try:
+            return self._write(capture(runtime if self.values else None, positions()))
+        except Exception:  # the daemon is stopping: say what failed, never that it was saved
+            log.exception("the final checkpoint failed")
+            return False
 
     def _run(self) -> None:
         while True:
