@@ -45,7 +45,7 @@ def open_fds(pid: int) -> int:
 
 def get(port: int, path: str) -> str | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as r:
             return r.read().decode()
     except OSError:
         return None
