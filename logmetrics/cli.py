@@ -74,6 +74,17 @@ def _keep_unmatched(text: str) -> int:
     return int(text)
 
 
+def _add_history_command_options(parser: argparse.ArgumentParser) -> None:
+    """What backfill and report share: programs, the logs' time order, the guard, quiet."""
+    from logmetrics.commands.backfill import add_history_options  # light: argument helpers only
+
+    _add_program_options(parser)
+    add_history_options(parser)
+    parser.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
+                        help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -242,19 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "Programs must read each line's time with strptime() (the bundled ones do). "
                     "See docs/backfill.md.",
     )
-    _add_program_options(backfill)
-    from logmetrics.commands.backfill import add_history_options, label
+    _add_history_command_options(backfill)
+    from logmetrics.commands.backfill import label
 
-    add_history_options(backfill)
     backfill.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
                           help="the OpenMetrics file to write (replaced when complete)")
     backfill.add_argument("--label", action="append", type=label, metavar="NAME=VALUE",
                           help="add a label to every series, repeatable: the job and instance labels "
                                "Prometheus gives the live series, so that history joins them")
-    backfill.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
-                          help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
     backfill.add_argument("--prog-label", action="store_true", help="as for run")
-    backfill.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
     # --- history from old logs: report ---
     report = commands.add_parser(
@@ -266,14 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "program matched. Programs must read each line's time with strptime(). "
                     "See docs/backfill.md.",
     )
-    _add_program_options(report)
-    add_history_options(report)
+    _add_history_command_options(report)
     report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                         help="the HTML file to write (e.g. report.html)")
     report.add_argument("--title", metavar="TEXT", help="the page's title (default: logmetrics report)")
-    report.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
-                        help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
-    report.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     return parser
 
 
