@@ -10,6 +10,7 @@ Each backfill is given next to dry-run on the same file (goal: backfill at most 
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
         print(back.line(dry) + f"  ({size / 1e6:,.1f} MB written)")
     for dry, back, _size in pairs:
         print(f"# {back.name}: x{dry.lines_per_cpu_s / back.lines_per_cpu_s:.2f} dry-run's CPU (goal <= 1.5)")
+    shutil.rmtree(log.parent, ignore_errors=True)  # the copies and the spread log
+    shutil.rmtree(out.parent, ignore_errors=True)
     return [r for dry, back, _ in pairs for r in (dry, back)]
 
 
