@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import logmetrics
 from logmetrics.exposition.render import render
 from logmetrics.grok import PatternLibrary
 from logmetrics.runtime.engine import Runtime
@@ -12,10 +14,17 @@ from logmetrics.runtime.program import Program
 _LIBRARY: PatternLibrary | None = None
 
 REPO = Path(__file__).resolve().parents[1]
+#: The installed console script, beside this interpreter (the tests' venv).
+SCRIPT = Path(sys.executable).with_name("logmetrics")
 #: The shared test data (real Apache/nginx logs, Logstash patterns), beside the repository or
 #: beside a folder holding it (a worktree in a subfolder).
 SHARED_DATA = next((folder / "shared" / "data" for folder in REPO.parents
                     if (folder / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
+
+
+def installed_package() -> Path:
+    """The folder of the logmetrics package the tests import (the installed one: see conftest.py)."""
+    return Path(logmetrics.__file__).resolve().parent
 
 
 def library() -> PatternLibrary:

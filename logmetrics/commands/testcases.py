@@ -111,7 +111,8 @@ def samples(text: str) -> dict[str, float]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+            # The parser gives an int for a value written without a point ("3"): compare floats.
+            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = float(sample.value)
     return out
 
 
@@ -164,9 +165,11 @@ def run_tests(args: argparse.Namespace) -> int:
     sources = {p.name: p for p in find_program_files(args.progs or [bundled_programs_dir()])}
     cases = find_cases(args.paths or _default_paths(sources.values()), by_name)
     if not cases:
-        looked = ", ".join(args.paths or map(str, _default_paths(sources.values())))
-        raise LogmetricsError(f"no test cases found in {looked}: a case is PROGRAM[.CASE].log "
-                              "with PROGRAM[.CASE].prom beside it")
+        looked = ", ".join(args.paths or map(str, _default_paths(sources.values()))) or "no folder"
+        raise LogmetricsError(
+            f"no test cases found in {looked}: a case is a sample log PROGRAM[.CASE].log with the "
+            "metrics it must give in PROGRAM[.CASE].prom beside it (--update writes them); pass the "
+            "folders or sample logs holding them: logmetrics test --progs PROGRAM FOLDER")
     failed = updated = 0
     for case in cases:
         outcome = run_case(case, sources[case.program], library, args)
