@@ -42,9 +42,10 @@ def _add_program_options(parser: argparse.ArgumentParser) -> None:
              "check: every bundled program)",
     )
     parser.add_argument(
-        "--patterns", action="append", type=Path, default=[], metavar="DIR",
-        help="a folder of grok pattern files (Logstash format: flat, or with legacy/ "
-             "and ecs-v1/ inside, where legacy/ is used); repeatable, later ones win",
+        "--patterns", action="append", type=Path, default=[], metavar="PATH",
+        help="a grok pattern file (Logstash format: NAME regex per line), or a folder of them "
+             "(flat, or with legacy/ and ecs-v1/ inside, where legacy/ is used); repeatable, "
+             "later ones win",
     )
 
 
@@ -216,8 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     grok.add_argument("config", type=Path, metavar="CONFIG", help="the grok_exporter configuration file")
     grok.add_argument("-o", "--output", type=Path, metavar="FILE",
                       help="write the program to FILE instead of stdout")
-    grok.add_argument("--patterns", action="append", type=Path, default=[], metavar="DIR",
-                      help="a folder of grok pattern files to check the program against; repeatable")
+    grok.add_argument("--patterns", action="append", type=Path, default=[], metavar="PATH",
+                      help="a grok pattern file or a folder of them to check the program against; "
+                           "repeatable")
     grok.add_argument("--no-check", dest="check", action="store_false",
                       help="do not compile the converted program (by default, compile errors are "
                            "reported as warnings)")

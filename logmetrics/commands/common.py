@@ -15,6 +15,7 @@ from logmetrics.runtime.loader import (
     bundled_programs_dir,
     find_program_files,
     load_programs,
+    resolve_program_path,
 )
 from logmetrics.runtime.program import Program
 from logmetrics.runtime.routes import LogSpec
@@ -51,6 +52,16 @@ def program_paths(args: argparse.Namespace, specs: Sequence[LogSpec] | None = No
 def load_from_args(args: argparse.Namespace, specs: Sequence[LogSpec] | None = None,
                    ) -> tuple[PatternLibrary, list[Program]]:
     """The pattern library and the compiled programs named by --patterns, --progs and ``specs``."""
+    paths = program_paths(args, specs)
+    _require_programs(paths)
     library = PatternLibrary.load(args.patterns)
     stamps = bool(getattr(args, "emit_metric_timestamp", False))
-    return library, load_programs(program_paths(args, specs), library, stamps)
+    return library, load_programs(paths, library, stamps)
+
+
+def _require_programs(paths: Sequence[Path]) -> None:
+    """A folder given as programs must hold some: checking or running nothing is a mistake to report
+    (a mistyped folder, programs not named ``*.mtail``), not a silent success."""
+    for path in map(resolve_program_path, paths):
+        if path.is_dir() and not find_program_files([path]):
+            raise LogmetricsError(f"{path}: no program in this folder (programs are *.mtail files)")

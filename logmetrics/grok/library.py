@@ -11,11 +11,12 @@ Layers load in this order, a later definition of a name replacing an earlier:
    literal (never matching) and makes unnamed references capture (see
    research/deps.md section 2); expand.py is our compiler.
 2. the project's ``patterns/`` (shipped as package ``logmetrics.patterns``),
-3. each user folder given, in order. A folder is *flat* (pattern files right
-   in it), or in logstash-patterns-core's layout with ``legacy/`` and/or
-   ``ecs-v1/`` subfolders: then ``legacy/`` is loaded. Give ``DIR/ecs-v1``
-   itself to get ECS field names (``[source][address]``); a folder with
-   only ``ecs-v1/`` loads that.
+3. each user pattern file or folder given, in order (``--patterns``). A
+   folder is *flat* (pattern files right in it), or in logstash-patterns-core's
+   layout with ``legacy/`` and/or ``ecs-v1/`` subfolders: then ``legacy/`` is
+   loaded. Give ``DIR/ecs-v1`` itself to get ECS field names
+   (``[source][address]``); a folder with only ``ecs-v1/`` loads that. A
+   single pattern file (as grok_exporter users often have) is read as it is.
 
 Layers 1 and 2 never change while the process runs: they are read and parsed
 once per process (about 3 ms; pygrok spends ~34 ms re-reading them for each
@@ -131,10 +132,17 @@ def _base_layers() -> dict[str, PatternDef]:
     return found
 
 
+def user_pattern_files(path: Path) -> list[Path]:
+    """The files to read for a user's ``--patterns PATH``: a pattern file itself, or a folder's."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise LogmetricsError(f"{path}: no such pattern file or folder")
+    return _pattern_files(user_pattern_folder(path))
+
+
 def user_pattern_folder(folder: Path) -> Path:
     """The folder to read for a user's pattern folder (see the module docstring)."""
-    if not folder.is_dir():
-        raise LogmetricsError(f"{folder}: no such pattern folder")
     if (folder / "legacy").is_dir():
         return folder / "legacy"
     if (folder / "ecs-v1").is_dir() and not _pattern_files(folder):
@@ -146,7 +154,7 @@ class PatternLibrary(Mapping[str, PatternDef]):
     """Named grok patterns; a later definition of a name replaces the earlier one.
 
     Read-only as a mapping (name -> :class:`PatternDef`); add with
-    :meth:`add`, :meth:`add_text`, :meth:`add_dict` and :meth:`add_folder`.
+    :meth:`add`, :meth:`add_text`, :meth:`add_dict` and :meth:`add_path`.
     Expanded bodies are cached here by expand.py, and dropped on any change.
     """
 
@@ -156,18 +164,18 @@ class PatternLibrary(Mapping[str, PatternDef]):
         self.cache: dict[str, Any] = {}  # owned by expand.py
 
     @classmethod
-    def load(cls, user_dirs: Sequence[Path] = ()) -> PatternLibrary:
-        """Stock patterns, then the project's, then each user folder in order."""
+    def load(cls, user_paths: Sequence[Path] = ()) -> PatternLibrary:
+        """Stock patterns, then the project's, then each user pattern file or folder in order."""
         library = cls()
         library._base = _base_layers()  # shared, never changed: overrides go to _own
-        for folder in user_dirs:
-            library.add_folder(Path(folder))
+        for path in user_paths:
+            library.add_path(Path(path))
         return library
 
-    def add_folder(self, folder: Path) -> None:
-        """Load every pattern file of a user folder (flat, legacy/ or ecs-v1/ layout)."""
-        for path in _pattern_files(user_pattern_folder(folder)):
-            self._define(_read(path, str(path)))
+    def add_path(self, path: Path) -> None:
+        """Load a user's pattern file, or every pattern file of a folder (flat, legacy/ or ecs-v1/)."""
+        for file in user_pattern_files(path):
+            self._define(_read(file, str(file)))
 
     def add_text(self, text: str, file: str = "<patterns>") -> None:
         """Add the definitions of pattern-file text; errors name ``file``."""

@@ -49,8 +49,17 @@ def test_layouts_flat_legacy_and_ecs(tmp_path):
 
 
 def test_missing_folder_is_an_error(tmp_path):
-    with pytest.raises(LogmetricsError, match="no such pattern folder"):
+    with pytest.raises(LogmetricsError, match="nope: no such pattern file or folder"):
         PatternLibrary.load([tmp_path / "nope"])
+
+
+def test_a_single_pattern_file(tmp_path):
+    """grok_exporter users often keep their patterns in one file: --patterns FILE reads it."""
+    write(tmp_path / "flat", "mine", "MINE flat\n")
+    write(tmp_path, "extra", "MINE from-file\nOTHER x\n")
+    lib = PatternLibrary.load([tmp_path / "flat", tmp_path / "extra"])
+    assert lib["MINE"].body == "from-file" and lib["MINE"].where == f"{tmp_path / 'extra'}:1"
+    assert lib["OTHER"].body == "x"
 
 
 def test_comments_blank_lines_and_first_whitespace_split(tmp_path):
