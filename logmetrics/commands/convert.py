@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from logmetrics.convert import ConvertError
-from logmetrics.convert.grok_exporter import convert
+from logmetrics.convert.grok_exporter import Converter
 from logmetrics.errors import CompileError, CompileErrors
 from logmetrics.grok import PatternLibrary
 from logmetrics.runtime.program import Program
@@ -22,11 +22,14 @@ def run_convert(args: argparse.Namespace) -> int:
         raise ConvertError(f"{config}: cannot read: {exc}") from None
     program_name = args.output.name if args.output is not None else f"{config.stem}.mtail"
     library = PatternLibrary.load(args.patterns) if args.check else None
-    program, warnings = convert(text, str(config), program_name, library)
-    for warning in warnings:
+    # grok_exporter reads relative paths from its working folder: most often the configuration's.
+    bases = list(dict.fromkeys([config.parent.resolve(), Path.cwd()]))
+    converter = Converter(text, str(config), program_name, library, bases)
+    program = converter.convert()
+    for warning in converter.warnings:
         print(warning.format(str(config)), file=sys.stderr)
-    if library is not None:
-        _check(program, program_name, library)
+    if converter.library is not None:  # with the configuration's own pattern files, when found
+        _check(program, program_name, converter.library)
     if args.output is not None:
         try:
             args.output.write_text(program, encoding="utf-8")

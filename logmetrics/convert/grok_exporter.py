@@ -15,13 +15,16 @@ pattern folders) become a comment at the top of the program.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from logmetrics.convert import ConvertError, ConvertWarning
 from logmetrics.grok import PatternLibrary, RegexSyntaxError, expand, make_identifier
+from logmetrics.grok.translate import GROK_REFERENCE
 from logmetrics.lang.lexer import BUILTINS, KEYWORDS, is_duration
 
 #: Prometheus client_golang's default buckets, which grok_exporter uses for
@@ -37,7 +40,6 @@ _METRIC_KEYS = frozenset({
 _TOP_KEYS = frozenset({"global", "input", "imports", "grok_patterns", "grok", "metrics", "server"})
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_GROK_REF = re.compile(r"%\{(\w+)(?::([\w.\-\[\]@]+))?(?::(\w+))?\}")
 _PATTERN_DEF = re.compile(r"\s*(\w+)\s+(.*?)\s*\Z", re.S)
 _NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -108,15 +110,17 @@ class Converter:
     """Converts one configuration; use :func:`convert`."""
 
     def __init__(self, text: str, filename: str, program_name: str = "grok_exporter.mtail",
-                 library: PatternLibrary | None = None) -> None:
+                 library: PatternLibrary | None = None, base_dirs: Sequence[Path] = ()) -> None:
         self.text = text
         self.library = library
         self.filename = filename
         self.program_name = program_name
+        self.base_dirs = list(base_dirs)
         self.warnings: list[ConvertWarning] = []
         self.patterns: dict[str, str] = {}  # inline grok_patterns, name -> definition
         self.header: list[str] = []
         self.run_args: list[str] = []
+        self.missing_patterns: list[str] = []  # pattern paths of the configuration not found here
 
     # --- helpers --------------------------------------------------------------
 
@@ -229,7 +233,7 @@ class Converter:
             return
         for key, node in grok.items():
             if key == "patterns_dir":
-                self.run_args.append(f"--patterns {_shell_quote(str(node.value))}")
+                self.pattern_path(node)
             elif key == "additional_patterns":
                 self.inline_patterns(node)
             else:
@@ -242,16 +246,34 @@ class Converter:
             kind = item.get("type")
             where = item.get("dir") or item.get("file")
             if kind is not None and kind.value == "grok_patterns" and where is not None:
-                if item.get("dir") is not None:
-                    self.run_args.append(f"--patterns {_shell_quote(str(where.value))}")
-                else:
-                    self.warn(where, "grok_patterns import of a file: --patterns takes a folder; "
-                              f"put {where.value} in one and give it with --patterns")
+                self.pattern_path(where)
             elif kind is not None and kind.value == "metrics":
                 self.warn(item, "metrics imported from other files are not converted: convert each "
                           "imported file's metrics as a 'metrics:' list of a configuration of its own")
             else:
                 self.warn(item, "import with no type grok_patterns or metrics, or no dir/file: ignored")
+
+    def pattern_path(self, node: _Node) -> None:
+        """A pattern folder or file of the configuration, as ``--patterns`` on the run line.
+
+        With ``base_dirs`` (the configuration's folder, the current one), the path must exist
+        from one of them and is written as found, absolute; one that does not exist is left
+        out of the run line, with a word in the header and a warning.
+        """
+        given = str(node.value)
+        if not self.base_dirs:
+            self.run_args.append(f"--patterns {_shell_quote(given)}")
+            return
+        found = next((base / given for base in self.base_dirs if (base / given).exists()), None)
+        if found is not None:
+            self.run_args.append(f"--patterns {_shell_quote(str(found.resolve()))}")
+            if self.library is not None:  # the program is checked with what it will run with
+                self.library = self.library.with_paths([found])
+            return
+        self.missing_patterns.append(given)
+        looked = ", ".join(str(base.resolve()) for base in self.base_dirs)
+        self.warn(node, f"grok patterns {given}: not found (looked from {looked}); the Logstash "
+                  "patterns grok_exporter ships are built in: give your own with --patterns PATH")
 
     def inline_patterns(self, node: _Node | None) -> None:
         if node is None:
@@ -291,6 +313,11 @@ class Converter:
             "# Run it with:",
             f"#   logmetrics run --progs {self.program_name} " + " ".join(self.run_args),
         ]
+        for given in self.missing_patterns:
+            lines.append(f"# grok_exporter read grok patterns from {given}, which is not found here: the "
+                         "Logstash patterns")
+            lines.append("# it ships are built in; add --patterns PATH (a pattern file or a folder) for "
+                         "patterns of your own.")
         if self.patterns:
             lines.append("# Its grok_patterns are written out where the matches use them:")
             lines.extend(f"#   {name} {body}" for name, body in self.patterns.items())
@@ -424,11 +451,11 @@ class Converter:
                 return set(expand(body, self.library).captures)
             except RegexSyntaxError:
                 return None  # the compile check reports it
-        direct = {make_identifier(m.group(2)) for m in _GROK_REF.finditer(body) if m.group(2)}
+        direct = {make_identifier(m["capture"]) for m in GROK_REFERENCE.finditer(body) if m["capture"]}
         direct.update(_NAMED_GROUP.findall(body))
         # Library patterns may capture too (%{HTTPD_COMBINEDLOG} has 12): without the library
         # only a match with no other grok reference is known completely.
-        return direct if not _GROK_REF.search(body) else None
+        return direct if not GROK_REFERENCE.search(body) else None
 
     def template(self, node: _Node, want: str, captures: set[str] | None) -> _Template:
         """A template translated, refused if it reads a field the match does not capture."""
@@ -475,7 +502,7 @@ class Converter:
         """``text`` with the configuration's own grok patterns written out in place."""
 
         def replace(found: re.Match[str]) -> str:
-            name, capture, kind = found.group(1), found.group(2), found.group(3)
+            name, capture, kind = found["name"], found["capture"], found["type"]
             if name not in self.patterns:
                 return found.group(0)  # a library pattern: the program's grok expands it
             if name in chain:
@@ -489,7 +516,7 @@ class Converter:
                 return f"(?P<{make_identifier(capture)}>{body})"
             return f"(?:{body})"
 
-        return _GROK_REF.sub(replace, text)
+        return GROK_REFERENCE.sub(replace, text)
 
     def path_guard(self, node: _Node, name: str) -> str | None:
         """A condition on getfilename() for a metric restricted to some log files, or None."""
@@ -541,7 +568,8 @@ class Converter:
 
 
 def convert(text: str, filename: str, program_name: str = "grok_exporter.mtail",
-            library: PatternLibrary | None = None) -> tuple[str, list[ConvertWarning]]:
+            library: PatternLibrary | None = None,
+            base_dirs: Sequence[Path] = ()) -> tuple[str, list[ConvertWarning]]:
     """Convert a grok_exporter configuration to a logmetrics program.
 
     Returns the program text and the warnings, in the order found. Raises
@@ -550,9 +578,12 @@ def convert(text: str, filename: str, program_name: str = "grok_exporter.mtail",
     metric with no name, type or match. ``program_name`` is the name the
     program's comment tells to run. With a ``library``, a template reading a
     field its match does not capture is refused with a warning; without one,
-    only where the match uses no library pattern.
+    only where the match uses no library pattern. ``base_dirs`` are the folders the
+    configuration's relative paths may be read from (grok_exporter reads them from
+    its working folder): with them, its grok pattern folders and files are checked
+    and written as found, and one that exists in none is left out of the command line.
     """
-    converter = Converter(text, filename, program_name, library)
+    converter = Converter(text, filename, program_name, library, base_dirs)
     program = converter.convert()
     return program, converter.warnings
 

@@ -119,10 +119,11 @@ def expand(text: str, library: PatternLibrary, dialect: Dialect = "re2") -> Expa
 
 def _reference(match, library: PatternLibrary) -> tuple[str, str | None, CaptureType | None]:
     """(pattern name, capture, type) of a reference; errors for bad ones."""
-    name, capture, kind = match.group("name", "capture", "type")
+    name, capture, kind, rest = match.group("name", "capture", "type", "rest")
     if capture == "":
         raise _DefinitionError(f"empty capture name in {match.group()}")
-    if kind is not None and ":" in kind:
+    # Logstash ignores what follows the field up to "}"; another ":part" is a mistake to report.
+    if rest and rest.lstrip().startswith(":"):
         raise _DefinitionError(f"bad grok reference {match.group()}: expected %{{NAME}}, "
                                "%{NAME:capture} or %{NAME:capture:int|float}")
     if kind is not None and kind not in TYPES:

@@ -172,6 +172,14 @@ class PatternLibrary(Mapping[str, PatternDef]):
             library.add_path(Path(path))
         return library
 
+    def with_paths(self, paths: Sequence[Path]) -> PatternLibrary:
+        """A new library: this one's definitions, then those of ``paths`` (files or folders)."""
+        library = PatternLibrary(self._own.values())
+        library._base = self._base
+        for path in paths:
+            library.add_path(Path(path))
+        return library
+
     def add_path(self, path: Path) -> None:
         """Load a user's pattern file, or every pattern file of a folder (flat, legacy/ or ecs-v1/)."""
         for file in user_pattern_files(path):

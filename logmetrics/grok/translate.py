@@ -65,10 +65,14 @@ from typing import Literal
 
 Dialect = Literal["oniguruma", "re2"]
 
-#: ``%{NAME}``, ``%{NAME:capture}``, ``%{NAME:capture:type}``. A NAME of digits only
-#: is a repeat of ``%`` (``%{2}``, ``%{1,3}``), not a reference.
-GROK_REFERENCE = re.compile(r"%\{(?P<name>(?![0-9]+[},])[A-Za-z0-9_]+)(?::(?P<capture>[^:}]*))?"
-                            r"(?::(?P<type>[^}]*))?\}")
+#: ``%{NAME}``, ``%{NAME:capture}``, ``%{NAME:capture:type}``. The capture is read as
+#: Logstash reads it: a field name or path (letters, digits and ``_ . - @ [ ]``), then
+#: an optional ``:type``; what follows, up to the closing brace, is ``rest``, which
+#: Logstash ignores (its ecs-v1 httpd file has ``%{POSINT:[apache][error][proxy][error][code]?}``).
+#: A NAME of digits only is a repeat of ``%`` (``%{2}``, ``%{1,3}``), not a reference.
+GROK_REFERENCE = re.compile(r"%\{(?P<name>(?![0-9]+[},])[A-Za-z0-9_]+)"
+                            r"(?::(?P<capture>[A-Za-z0-9_.@\[\]-]*)(?::(?P<type>[A-Za-z0-9_]*))?"
+                            r"(?P<rest>[^}]*))?\}")
 
 GrokCallback = Callable[["re.Match[str]", int], str]
 NameCallback = Callable[[str, int], str]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from logmetrics.cli import main
 from logmetrics.convert import ConvertError
 from logmetrics.convert.grok_exporter import convert
-from tests.helpers import REPO, compile_program, exposition, library, values
+from tests.helpers import REPO, SCRIPT, compile_program, exposition, library, values
 
 DATA = REPO / "tests" / "data" / "grok_exporter"
 CONFIGS = sorted(p for p in DATA.glob("*.yml") if "v1" not in p.name)
@@ -406,56 +407,122 @@ def test_errors(text, message):
     assert message in str(info.value)
 
 
-def test_cli_writes_stdout_and_warnings_to_stderr(tmp_path, capsys):
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The installed console script, run in ``cwd``."""
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_cli_writes_stdout_and_warnings_to_stderr(tmp_path):
     config = tmp_path / "grok.yml"
     config.write_text((DATA / "example_config-kafka.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    assert main(["convert", "grok-exporter", str(config)]) == 0
-    out, err = capsys.readouterr()
-    assert out.startswith("# Converted from the grok_exporter configuration")
-    assert "--progs grok.mtail" in out
-    assert f"{config}:6: warning: input type 'kafka'" in err
+    result = cli("convert", "grok-exporter", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# Converted from the grok_exporter configuration")
+    assert "--progs grok.mtail" in result.stdout
+    assert f"{config}:6: warning: input type 'kafka'" in result.stderr
 
 
-def test_cli_output_file_is_a_program_check_accepts(tmp_path, capsys):
+def test_cli_output_file_is_a_program_check_accepts(tmp_path):
     out_file = tmp_path / "exim.mtail"
-    assert main(["convert", "grok-exporter", str(DATA / "example_config_v2.yml"), "-o", str(out_file)]) == 0
-    out, err = capsys.readouterr()
-    assert out == "" and err == ""
-    assert main(["check", "--progs", str(out_file)]) == 0
-    assert main(["dry-run", "-q", "--progs", str(out_file), str(EXIM_LOG)]) == 0
-    out, _ = capsys.readouterr()
+    result = cli("convert", "grok-exporter", str(DATA / "example_config_v2.yml"), "-o", str(out_file),
+                 cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    assert cli("check", "--progs", str(out_file), cwd=tmp_path).returncode == 0
+    result = cli("dry-run", "-q", "--progs", str(out_file), str(EXIM_LOG), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     assert ('exim_rejected_rcpt_total{error_message="relay not permitted",'
-            'logfile="exim-rejected-RCPT-examples.log"} 10.0') in out
+            'logfile="exim-rejected-RCPT-examples.log"} 10.0') in result.stdout
 
 
-def test_cli_reports_what_does_not_compile(tmp_path, capsys):
+def test_cli_reports_what_does_not_compile(tmp_path):
     config = tmp_path / "c.yml"
     config.write_text(v3("- {name: c_total, type: counter, match: '%{NOSUCHPATTERN}'}\n"), encoding="utf-8")
-    assert main(["convert", "grok-exporter", str(config)]) == 0
-    _, err = capsys.readouterr()
-    assert "NOSUCHPATTERN" in err and "does not compile" in err
+    result = cli("convert", "grok-exporter", str(config), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "NOSUCHPATTERN" in result.stderr and "does not compile" in result.stderr
 
 
 @pytest.mark.parametrize("text", ["global: [", "input:\n  type: file\n", "a: b\n"])
-def test_cli_errors_exit_1(tmp_path, capsys, text):
+def test_cli_errors_exit_1(tmp_path, text):
     config = tmp_path / "c.yml"
     config.write_text(text, encoding="utf-8")
-    assert main(["convert", "grok-exporter", str(config)]) == 1
-    out, err = capsys.readouterr()
-    assert out == "" and err.startswith(f"logmetrics: {config}")
+    result = cli("convert", "grok-exporter", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == "" and result.stderr.startswith(f"logmetrics: {config}")
 
 
-def test_cli_missing_file_exits_1(tmp_path, capsys):
-    assert main(["convert", "grok-exporter", str(tmp_path / "none.yml")]) == 1
-    assert "cannot read" in capsys.readouterr().err
+def test_cli_missing_file_exits_1(tmp_path):
+    result = cli("convert", "grok-exporter", str(tmp_path / "none.yml"), cwd=tmp_path)
+    assert result.returncode == 1 and "cannot read" in result.stderr
 
 
-def test_cli_help(capsys):
-    with pytest.raises(SystemExit):
-        main(["convert", "grok-exporter", "--help"])
-    out = capsys.readouterr().out
+def test_cli_help(tmp_path):
+    out = cli("convert", "grok-exporter", "--help", cwd=tmp_path).stdout
     for option in ("CONFIG", "--output", "--patterns", "--no-check"):
         assert option in out
+
+
+PATTERNS_V2 = """\
+global:
+    config_version: 2
+input:
+    type: file
+    path: /var/log/app.log
+grok:
+    patterns_dir: ./patterns
+metrics:
+    - type: counter
+      name: logins_total
+      match: '%{MYUSER:user} logged in'
+      labels:
+          user: '{{.user}}'
+"""
+
+
+def header_command(program: str) -> list[str]:
+    """The 'logmetrics run' command line of a converted program's header, as words."""
+    line = next(line for line in program.splitlines() if line.startswith("#   logmetrics run "))
+    return shlex.split(line.removeprefix("#   "))
+
+
+def test_header_names_no_pattern_folder_that_does_not_exist(tmp_path):
+    """grok_exporter's ./patterns is its copy of the Logstash patterns, usually not where the
+    configuration is converted: the header must not send the user to a folder that is not there."""
+    (tmp_path / "c.yml").write_text(PATTERNS_V2, encoding="utf-8")
+    result = cli("convert", "grok-exporter", "c.yml", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "--patterns" not in header_command(result.stdout)
+    assert "# grok_exporter read grok patterns from ./patterns, which is not found here" in result.stdout
+    assert "c.yml:7: warning: grok patterns ./patterns: not found" in result.stderr
+    assert "MYUSER" in result.stderr  # the program needs a pattern that is nowhere: said too
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_header_points_at_the_patterns_found_beside_the_configuration(tmp_path, kind):
+    """Found from the configuration's folder (grok_exporter's working folder), whatever the current
+    one: the header's command works as written, from anywhere."""
+    config_dir = tmp_path / "grok_exporter"
+    (config_dir / "patterns").mkdir(parents=True)
+    (config_dir / "patterns" / "users").write_text("MYUSER [a-z]+\n", encoding="utf-8")
+    text = PATTERNS_V2
+    if kind == "file":  # a version 3 import of one pattern file
+        text = text.replace("    config_version: 2", "    config_version: 3").replace(
+            "grok:\n    patterns_dir: ./patterns\n",
+            "imports:\n    - type: grok_patterns\n      file: patterns/users\n")
+    (config_dir / "c.yml").write_text(text, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = cli("convert", "grok-exporter", str(config_dir / "c.yml"), "-o", "c.mtail", cwd=elsewhere)
+    assert result.returncode == 0 and result.stderr == ""
+    program = (elsewhere / "c.mtail").read_text(encoding="utf-8")
+    words = header_command(program)
+    found = config_dir / "patterns" / ("users" if kind == "file" else "")
+    assert words[words.index("--patterns") + 1] == str(found.resolve())
+    (tmp_path / "app.log").write_text("alice logged in\n", encoding="utf-8")
+    patterns = words[words.index("--patterns"):words.index("--patterns") + 2]
+    result = cli("dry-run", "-q", "--progs", "c.mtail", *patterns, str(tmp_path / "app.log"), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert 'logins_total{user="alice"} 1.0' in result.stdout
 
 
 def test_per_metric_paths_hold_in_the_daemon(tmp_path):

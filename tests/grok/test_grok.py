@@ -179,6 +179,17 @@ def test_duplicate_names_in_alternations_become_several_groups():
 
 
 @pytest.mark.parametrize(
+    ("reference", "variable", "kind"),
+    [("%{INT:[a][code]?}", "a_code", None), ("%{INT:n:int?}", "n", "int"), ("%{INT:@x.y-z}", "_x_y_z", None),
+     ("%{INT:[a][b] trailing}", "a_b", None)],
+)
+def test_what_follows_the_field_is_ignored_as_logstash_does(reference, variable, kind):
+    e = expand(f"^{reference}$", PatternLibrary.load())
+    assert list(e.captures) == [variable] and e.captures[variable].type == kind
+    assert compile_regex(e.regex).pattern.match("42")[e.captures[variable].groups[0]] == "42"
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("ab %{NOPE}", "unknown pattern NOPE"),

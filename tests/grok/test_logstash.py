@@ -142,6 +142,22 @@ def test_error_log_ecs_types():
     assert expansion.captures["source_port"].type == "int"
 
 
+def test_error_log_ecs_field_with_text_after_it():
+    """ecs-v1/httpd writes %{POSINT:[apache][error][proxy][error][code]?}: Logstash reads the field up
+    to the closing brace and ignores what follows it, as httpd_spec.rb's ECS case expects."""
+    assert "%{POSINT:[apache][error][proxy][error][code]?}" in (CORE / "ecs-v1" / "httpd").read_text()
+    match, expansion = grok("%{HTTPD_ERRORLOG}", "ecs-v1")
+    fields = match(ERROR24)
+    assert fields is not None
+    assert fields["apache_error_proxy_error_code"] == "70008"
+    message = "Partial results are valid but processing is incomplete"
+    assert fields["apache_error_proxy_error_message"] == message
+    assert fields["apache_error_module"] == "proxy_fcgi" and fields["error_code"] == "AH01075"
+    code = expansion.captures["apache_error_proxy_error_code"]
+    assert code.grok_name == "[apache][error][proxy][error][code]"
+    assert not [name for name in expansion.captures if name.endswith("_")]
+
+
 # --- core ---------------------------------------------------------------------------
 
 
