@@ -13,24 +13,27 @@ from pathlib import Path
 from tests.helpers import REPO, installed_package
 
 SOURCE = REPO / "logmetrics"
-#: The bundled data and where it lives in the checkout (linked into logmetrics/ for the package).
-DATA = {"programs": ("*.mtail", "testdata/*.log", "testdata/*.prom"), "patterns": ("*",)}
 
 
-def modules(root: Path) -> set[str]:
-    """Every Python module under ``root``, as a relative path (the bundled data's links not followed)."""
+def package_files(root: Path) -> set[str]:
+    """Every file of the package under ``root`` (modules, assets), as a relative path; the bundled
+    programs and patterns are links to the top of the repository, listed by :func:`bundled_files`."""
     found = set()
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d != "__pycache__" and not Path(folder, d).is_symlink()]
-        found.update(str(Path(folder, f).relative_to(root)) for f in files if f.endswith(".py"))
+        found.update(str(Path(folder, f).relative_to(root)) for f in files if not f.endswith(".pyc"))
     return found
 
 
-def data_files(root: Path) -> set[str]:
-    """Every bundled program, pattern file and test case under ``root``, as a relative path."""
-    return {str(path.relative_to(root)) for name, globs in DATA.items() for glob in globs
-            for path in (root / name).glob(glob)
-            if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".py")}
+def bundled_files(root: Path) -> set[str]:
+    """The bundled data pyproject.toml's package-data names (programs, their cases, patterns...)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    found = set()
+    for package, globs in project["tool"]["setuptools"]["package-data"].items():
+        folder = root.joinpath(*package.split(".")[1:])
+        found.update(str(path.relative_to(root)) for glob in globs for path in folder.glob(glob)
+                     if path.is_file())
+    return found
 
 
 def test_the_tests_import_the_installed_package():
@@ -38,22 +41,26 @@ def test_the_tests_import_the_installed_package():
     assert not installed_package().is_relative_to(REPO)
 
 
-def test_every_module_of_the_checkout_is_installed():
-    ours, installed = modules(SOURCE), modules(installed_package())
-    assert len(ours) > 50
-    assert sorted(ours - installed) == [], "modules missing from the installed package"
-    assert sorted(installed - ours) == [], "modules installed that the checkout does not have"
-    changed = [m for m in sorted(ours) if (SOURCE / m).read_bytes() != (installed_package() / m).read_bytes()]
-    assert changed == [], "installed modules differ from the checkout's: reinstall with `pip install .`"
+def same_bytes(files: set[str]) -> list[str]:
+    """The files of ``files`` whose installed copy differs from the checkout's."""
+    return [f for f in sorted(files) if (SOURCE / f).read_bytes() != (installed_package() / f).read_bytes()]
+
+
+def test_every_module_and_asset_of_the_checkout_is_installed():
+    ours, installed = package_files(SOURCE), package_files(installed_package())
+    assert len([f for f in ours if f.endswith(".py")]) > 50
+    assert sorted(ours - installed) == [], "files missing from the installed package"
+    extra = sorted(f for f in installed - ours if f.endswith(".py"))
+    assert extra == [], "modules installed that the checkout does not have: remove a stale build/ and *.egg-info/"
+    assert same_bytes(ours) == [], "installed files differ from the checkout's: `pip install .` again"
 
 
 def test_every_bundled_program_pattern_and_case_is_installed():
-    ours, installed = data_files(SOURCE), data_files(installed_package())
+    ours, installed = bundled_files(SOURCE), bundled_files(installed_package())
     assert {"programs/apache_access.mtail", "patterns/httpd", "programs/testdata/apache_access.log",
             "programs/testdata/apache_access.prom"} <= ours
     assert sorted(ours - installed) == [], "bundled files missing from the installed package"
-    changed = [f for f in sorted(ours) if (SOURCE / f).read_bytes() != (installed_package() / f).read_bytes()]
-    assert changed == [], "installed bundled files differ from the checkout's: reinstall with `pip install .`"
+    assert same_bytes(ours) == [], "installed files differ from the checkout's: `pip install .` again"
 
 
 def test_one_minimum_python():
