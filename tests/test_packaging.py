@@ -51,7 +51,7 @@ def test_every_module_and_asset_of_the_checkout_is_installed():
     assert len([f for f in ours if f.endswith(".py")]) > 50
     assert sorted(ours - installed) == [], "files missing from the installed package"
     extra = sorted(f for f in installed - ours if f.endswith(".py"))
-    assert extra == [], "modules installed that the checkout does not have: remove a stale build/ and *.egg-info/"
+    assert extra == [], "modules installed that the checkout lacks: remove a stale build/ and *.egg-info/"
     assert same_bytes(ours) == [], "installed files differ from the checkout's: `pip install .` again"
 
 
