@@ -172,7 +172,8 @@ class Daemon:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(StoreCollector(self.runtime.store, prog_label=self.options.prog_label,
                                          timestamps=timestamps))
-        registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts))
+        registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts,
+                                        self.follower.glob_files))
         registry.register(StreamCollector(self.sources))
         return registry
 

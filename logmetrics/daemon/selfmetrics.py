@@ -24,10 +24,11 @@ class SelfCollector(Collector):
     """Families named ``logmetrics_*``, read from the runtime, the follower and the loader."""
 
     def __init__(self, runtime: Runtime, file_stats: Callable[[], dict[str, TailStats]],
-                 loads: LoadCounts) -> None:
+                 loads: LoadCounts, glob_files: Callable[[], dict[str, int]] = dict) -> None:
         self.runtime = runtime
         self.file_stats = file_stats
         self.loads = loads
+        self.glob_files = glob_files
 
     def collect(self) -> Iterator[Family]:
         info = GaugeMetricFamily("logmetrics_build_info", "logmetrics version and Python version",
@@ -56,6 +57,12 @@ class SelfCollector(Collector):
             for path, stats in sorted(files.items()):
                 family.add_metric([display(path)], get(stats))
             yield family
+        globs = GaugeMetricFamily("logmetrics_log_glob_files",
+                                  "Files each --logs glob matches (0: a typo, or a log not created yet)",
+                                  labels=["glob"])
+        for pattern, count in sorted(self.glob_files().items()):
+            globs.add_metric([display(pattern)], count)
+        yield globs
         lag = GaugeMetricFamily("logmetrics_log_lag_bytes", "File size minus the position read so far",
                                 labels=["file"])
         for path, stats in sorted(files.items()):

@@ -87,6 +87,7 @@ class Follower:
         self._started = time.monotonic()
         self._last_scan = -float("inf")
         self._first_scan = True
+        self._unmatched_reported: set[str] = set()
         self._lock = threading.Lock()  # guards self.tailers against the stats reader
         #: Some file has more to read than one poll takes (a burst, or a long line being dropped).
         self.behind = False
@@ -123,6 +124,11 @@ class Follower:
             added.append(tailer)
             self.unsaved = True
             log.info("following %s", path)
+        for pattern, count in self.watcher.matches.items():
+            if count == 0 and pattern not in self._unmatched_reported:
+                self._unmatched_reported.add(pattern)  # once: a log may well appear later
+                log.warning("%s matches no file yet; it is watched, and a file that appears is read "
+                            "from its beginning (logmetrics_log_glob_files counts the matches)", pattern)
         self._first_scan = False
         return added
 
@@ -206,6 +212,10 @@ class Follower:
         self.watcher.stop()
         for tailer in self.tailers.values():
             tailer.close()
+
+    def glob_files(self) -> dict[str, int]:
+        """How many files each glob matched at the last scan (safe from another thread)."""
+        return dict(self.watcher.matches)
 
     def stats(self) -> dict[str, TailStats]:
         """A snapshot of per-file statistics (safe from another thread)."""

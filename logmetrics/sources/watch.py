@@ -99,6 +99,9 @@ class LogWatcher:
 
     def __init__(self, globs: list[str], poll: bool = False, poll_interval: float = 1.0) -> None:
         self.globs = list(globs)
+        #: How many files each glob matched at the last :meth:`files` (replaced whole, so that
+        #: another thread reads one scan's counts).
+        self.matches: dict[str, int] = dict.fromkeys(self.globs, 0)
         #: Woken by watchdog's threads, by :meth:`wake`, and by signals (see the daemon).
         self.waker = Waker()
         self.poll = poll
@@ -163,9 +166,12 @@ class LogWatcher:
     def files(self) -> list[str]:
         """What the globs match now (absolute paths); the caller checks what they are."""
         found: set[str] = set()
+        matches: dict[str, int] = {}
         for pattern in self.globs:
-            for path in glob.glob(pattern, recursive=True):
-                found.add(os.path.abspath(path))
+            paths = glob.glob(pattern, recursive=True)
+            matches[pattern] = len(paths)  # no stat more: a directory a log glob matches is rare
+            found.update(os.path.abspath(path) for path in paths)
+        self.matches = matches
         if self._writes is not None:
             for folder in {os.path.dirname(path) for path in found}:
                 try:
