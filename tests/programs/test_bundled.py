@@ -126,6 +126,7 @@ def test_apache_error_counts_by_module_and_level_on_a_real_log():
         codes[(line.split("] ")[-1].split(":")[0], level)] += 1
     assert dict(program.metrics["apache_error_log_messages_total"].values) == dict(expected)
     assert dict(program.metrics["apache_error_log_codes_total"].values) == dict(codes)
+    assert program.metrics["apache_error_log_codes_unparsed_total"].values[()] == 0
 
 
 def test_apache_error_reads_apache_22_lines_and_counts_strays():
