@@ -235,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--progs", type=Path, metavar="FILE",
                       help="the program to edit (a new FILE.mtail is created by Save), or a bundled "
                            "program's name to start from (read-only)")
-    play.add_argument("--patterns", action="append", type=Path, default=[], metavar="DIR",
-                      help="a folder of grok pattern files; repeatable, later ones win")
+    play.add_argument("--patterns", action="append", type=Path, default=[], metavar="PATH",
+                      help="a grok pattern file or a folder of them; repeatable, later ones win")
     play.add_argument("sample", nargs="?", type=Path, metavar="SAMPLE.log",
                       help="sample log lines to start with (at most 10,000 lines, 1 MiB)")
     play.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_PLAYGROUND_PORT}", metavar="HOST:PORT",
