@@ -218,7 +218,7 @@ class Generation:
         self.file_id = self._fingerprint(st)
         if compression:
             os.lseek(fd, 0, os.SEEK_SET)  # the duplicate the head was read through shares the offset
-            self._stream = _DECOMPRESSORS[compression](fileobj=os.fdopen(os.dup(fd), "rb"))  # type: ignore[assignment]
+            self._stream = _DECOMPRESSORS[compression](fileobj=os.fdopen(os.dup(fd), "rb"))
         self.pos = offset
         self.size = st.st_size
         self.mtime = st.st_mtime_ns
