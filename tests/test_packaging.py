@@ -37,8 +37,9 @@ def bundled_files(root: Path) -> set[str]:
 
 
 def test_the_tests_import_the_installed_package():
+    """(conftest.py checks it at the start of the run; a venv may live inside the checkout.)"""
     assert installed_package() != SOURCE.resolve()
-    assert not installed_package().is_relative_to(REPO)
+    assert installed_package().parent.name == "site-packages"
 
 
 def same_bytes(files: set[str]) -> list[str]:
