@@ -5,6 +5,10 @@ the last call (or all, with ``force``), swaps the new version in, and keeps
 the old one running when the new one does not compile. A program whose file
 was deleted is unloaded. The daemon calls it when watchdog reports a change
 in a program folder and on SIGHUP.
+
+An empty file never replaces a running program: it is what an editor leaves
+between truncating a file and writing it, and it would compile into a program
+that counts nothing. Deleting the file unloads the program.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ class ProgramReloader:
                 if not force and self._stamps.get(path) == stamp:
                     continue
                 self._stamps[path] = stamp
+                if st.st_size == 0 and self.runtime.has(path.name):
+                    log.warning("%s is empty: the running version keeps running (delete the file to "
+                                "unload the program)", path)
+                    continue
                 error = self._load(path)
                 if error:
                     messages.append(error)

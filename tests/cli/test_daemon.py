@@ -393,3 +393,24 @@ def test_a_program_file_caught_mid_write_is_not_loaded(tmp_path):
         assert "(0 metrics)" not in daemon.log()
     finally:
         assert daemon.stop() == 0
+
+
+def test_an_emptied_program_file_keeps_the_running_version(tmp_path):
+    """Truncated and not written yet (a writer that stalls, or an editor): the running program
+    stays; the file's next version is loaded as usual."""
+    progs = counting_progs(tmp_path)
+    program = progs / "count.mtail"
+    log = tmp_path / "a.log"
+    log.write_text("", encoding="utf-8")
+    daemon = Daemon(tmp_path, progs, str(log))
+    try:
+        program.write_text("", encoding="utf-8")
+        assert wait_for(lambda: "is empty" in daemon.log()), daemon.events()
+        with open(log, "a") as f:
+            f.write("line 1\n")
+        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0), daemon.events()
+        program.write_text(COUNTING + "counter other_total\n", encoding="utf-8")
+        assert wait_for(lambda: "other_total" in daemon.samples()), daemon.events()
+        assert daemon.samples()["lines_total"] == 1.0
+    finally:
+        assert daemon.stop() == 0
