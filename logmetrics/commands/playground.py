@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from logmetrics.atomicfile import write_atomic
 from logmetrics.commands.testcases import Case, run_case
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.server import MetricsServer
@@ -59,16 +58,7 @@ def _read(path: Path, what: str) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` whole: a reader sees the old file or the new, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 class _Saver:
