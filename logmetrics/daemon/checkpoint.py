@@ -407,6 +407,10 @@ class Checkpoint:
         self._wanted.set()
         return True
 
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until the writer has written what it was handed; True if that is on disk."""
+        return self._idle.wait(timeout) and self.ok
+
     def close(self, runtime: Runtime, positions: Callable[[], dict[str, Position]],
               timeout: float = 60.0) -> bool:
         """Write the final checkpoint and stop the writer; True only if it is on disk."""

@@ -221,9 +221,10 @@ class Daemon:
         # before /-/healthy answers, so that a file created after that is always new.
         self.follower.start()
         self.sources.start()
-        # Where each file starts is saved before anything else: a crash in the first second must
-        # not make the next start take files it already read from their end for new ones.
-        if self._commit():
+        # Where each file starts is saved before anything else, and on disk before /-/healthy
+        # answers: a crash in the first second must not make the next start take files it
+        # already read for new ones, nor lose the generations rotated while it was down.
+        if self._commit() and self.checkpoint.flush():
             self.follower.unsaved = False
         if self.server is not None:
             self.server.start()
