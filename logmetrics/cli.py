@@ -75,15 +75,29 @@ def _keep_unmatched(text: str) -> int:
     return int(text)
 
 
-def _add_history_command_options(parser: argparse.ArgumentParser) -> None:
-    """What backfill and report share: programs, the logs' time order, the guard, quiet."""
+def _add_program_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                         help: str, description: str) -> argparse.ArgumentParser:
+    """A command that runs programs: it takes --progs and --patterns."""
+    parser = commands.add_parser(name, help=help, description=description)
+    _add_program_options(parser)
+    return parser
+
+
+def _add_history_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                         help: str, description: str, output: tuple[str, str]) -> argparse.ArgumentParser:
+    """A command that runs programs over old logs by log time (backfill, report) and writes
+    ``-o``, its ``output`` (metavar, help), with what they share: programs, the logs' time order,
+    the guard, quiet."""
     from logmetrics.commands.backfill import add_history_options  # light: argument helpers only
 
-    _add_program_options(parser)
+    parser = _add_program_command(commands, name, help, description + " See docs/backfill.md.")
     add_history_options(parser)
     parser.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
                         help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    metavar, what = output
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar=metavar, help=what)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,22 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"logmetrics {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    check = commands.add_parser(
-        "check", help="compile programs and patterns only; report every error",
+    check = _add_program_command(
+        commands, "check", help="compile programs and patterns only; report every error",
         description="Compile programs and grok patterns without reading any log. Every error is "
                     "printed as file:line:col: message; the exit status is 1 if there is any.",
     )
-    _add_program_options(check)
     check.add_argument("--dump-code", action="store_true",
                        help="print the Python code each program compiles to")
 
-    dry = commands.add_parser(
-        "dry-run", help="run programs over sample logs and print the metrics they produce",
+    dry = _add_program_command(
+        commands, "dry-run", help="run programs over sample logs and print the metrics they produce",
         description="Run programs over log files from start to end and print the metrics they "
                     "produce on stdout. A match report goes to stderr: lines read, lines "
                     "matched per program, runtime errors, and the first unmatched lines.",
     )
-    _add_program_options(dry)
     dry.add_argument("files", nargs="+", metavar="FILE",
                      help="log files to read; '-' reads stdin; .gz files are decompressed; "
                           "PROGRAM=FILE: only that program reads the file (see run --logs)")
@@ -130,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="on stderr, for each of the first N lines: the pattern sites (file:line) that "
                           "matched it, with their captures and the values the program reads")
 
-    test = commands.add_parser(
-        "test", help="run programs over sample logs and compare with the metrics they must produce",
+    test = _add_program_command(
+        commands, "test", help="run programs over sample logs and compare with the metrics they must produce",
         description="Run each program over its sample logs and compare the metrics with the expected "
                     "ones. A case is a sample log named PROGRAM.log or PROGRAM.CASE.log (.gz too) with "
                     "the expected metrics beside it in PROGRAM[.CASE].prom, as dry-run prints them. "
@@ -139,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
                     "one (order and float rounding do not matter) and a failure prints their diff. "
                     "The exit status is 1 if any case fails.",
     )
-    _add_program_options(test)
     test.add_argument("paths", nargs="*", metavar="PATH",
                       help="folders to search for cases, or sample logs (PROGRAM=FILE for a log not "
                            "named after its program); default: each program's folder and its testdata/")
@@ -148,14 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "failing (review the change before committing it)")
     test.set_defaults(max_label_sets=DEFAULT_MAX_LABEL_SETS)
 
-    run = commands.add_parser(
-        "run", help="the daemon: follow logs, run programs, serve /metrics",
+    run = _add_program_command(
+        commands, "run", help="the daemon: follow logs, run programs, serve /metrics",
         description="Follow log files (through rotation by rename or copytruncate, and restarts), "
                     "run every new line through the programs, and serve the metrics on /metrics "
                     "for Prometheus. Programs are reloaded when their files change or on SIGHUP; "
                     "SIGTERM or SIGINT stops after the batch in hand, with positions saved.",
     )
-    _add_program_options(run)
     run.add_argument("--logs", action="append", required=True, metavar="GLOB",
                      help="a log file or a glob (quote it: logmetrics expands it, ** included), "
                           "repeatable; files that appear later are picked up. PROGRAM=GLOB: only that "
@@ -246,38 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
                       help="TLS and basic auth, as for run")
     play.set_defaults(max_label_sets=DEFAULT_MAX_LABEL_SETS)
 
-    # --- history from old logs: backfill ---
-    backfill = commands.add_parser(
-        "backfill", help="old logs to OpenMetrics with timestamps, for promtool to make TSDB blocks",
-        description="Run programs over old logs in the order of the lines' own time and write every "
-                    "series as it stood at each step of log time, as OpenMetrics with timestamps: "
-                    "load it with 'promtool tsdb create-blocks-from openmetrics OUT DATA_DIR'. "
-                    "Programs must read each line's time with strptime() (the bundled ones do). "
-                    "See docs/backfill.md.",
-    )
-    _add_history_command_options(backfill)
+    # --- history from old logs ---
+    backfill = _add_history_command(
+        commands, "backfill",
+        "old logs to OpenMetrics with timestamps, for promtool to make TSDB blocks",
+        "Run programs over old logs in the order of the lines' own time and write every "
+        "series as it stood at each step of log time, as OpenMetrics with timestamps: "
+        "load it with 'promtool tsdb create-blocks-from openmetrics OUT DATA_DIR'. "
+        "Programs must read each line's time with strptime() (the bundled ones do).",
+        ("OUT", "the OpenMetrics file to write (replaced when complete)"))
     from logmetrics.commands.backfill import label
 
-    backfill.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
-                          help="the OpenMetrics file to write (replaced when complete)")
     backfill.add_argument("--label", action="append", type=label, metavar="NAME=VALUE",
                           help="add a label to every series, repeatable: the job and instance labels "
                                "Prometheus gives the live series, so that history joins them")
     backfill.add_argument("--prog-label", action="store_true", help="as for run")
-
-    # --- history from old logs: report ---
-    report = commands.add_parser(
-        "report", help="old logs to one self-contained HTML page of charts over log time",
-        description="Run programs over old logs in the order of the lines' own time and write one "
-                    "HTML page (no outside asset; it opens from a file): per program, charts over log "
-                    "time of each counter (by status class where it has a status label, with the error "
-                    "ratio), latency quantiles from each histogram, the totals, and the lines no "
-                    "program matched. Programs must read each line's time with strptime(). "
-                    "See docs/backfill.md.",
-    )
-    _add_history_command_options(report)
-    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
-                        help="the HTML file to write (e.g. report.html)")
+    report = _add_history_command(
+        commands, "report", "old logs to one self-contained HTML page of charts over log time",
+        "Run programs over old logs in the order of the lines' own time and write one "
+        "HTML page (no outside asset; it opens from a file): per program, charts over log "
+        "time of each counter (by status class where it has a status label, with the error "
+        "ratio), latency quantiles from each histogram, the totals, and the lines no "
+        "program matched. Programs must read each line's time with strptime().",
+        ("FILE", "the HTML file to write (e.g. report.html)"))
     report.add_argument("--title", metavar="TEXT", help="the page's title (default: logmetrics report)")
     return parser
 

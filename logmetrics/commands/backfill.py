@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from logmetrics.errors import LogmetricsError
 
@@ -89,25 +89,63 @@ def expand_files(files: list[str]) -> tuple[list[LogSpec], list[str]]:
     return specs, found
 
 
-def run_timeline(args: argparse.Namespace, on_step: Callable[[Runtime, float], None],
-                 on_batch: Callable[[str, list[str], list[int]], None] | None = None,
-                 ) -> tuple[Runtime, TimelineStats, float]:
-    """Load the programs, refuse those that read no time, and run the files; returns the
-    runtime, what the timeline saw, and the seconds it took."""
+class Sink(Protocol):
+    """Where a history command writes the steps: backfill's OpenMetrics file, report's charts."""
+
+    def snapshot(self, when: float) -> None:
+        """Take every series as it stands at the end of the step ending at ``when``."""
+
+
+S = TypeVar("S", bound=Sink)
+
+
+def run_history(args: argparse.Namespace, make: Callable[[Runtime], S], nothing: str,
+                on_batch: Callable[[S, str, list[str], list[int]], None] | None = None,
+                discard: Callable[[S], None] | None = None,
+                ) -> tuple[S, Runtime, TimelineStats, float]:
+    """What backfill and report share: check that ``args.output``'s folder exists, load the
+    programs (refusing those that read no time), and run the files by log time into the sink
+    ``make`` builds from the runtime at the first step. Returns the sink, the runtime, what the
+    timeline saw and the seconds it took.
+
+    ``on_batch`` hears of each batch's unmatched lines once the sink exists; ``discard`` cleans
+    the sink up when the run fails; with no line that had a time, LogmetricsError says there is
+    ``nothing`` ("nothing to write")."""
     from logmetrics.commands.common import load_from_args
     from logmetrics.runtime.engine import Runtime
     from logmetrics.runtime.routes import LogRouter
     from logmetrics.runtime.timeline import Timeline, require_times
 
+    output: Path = args.output
+    if not output.parent.is_dir():
+        raise LogmetricsError(f"{output}: its folder does not exist")
     specs, files = expand_files(args.files)
     _library, programs = load_from_args(args, specs)
     layouts = require_times(programs)
     runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs))
-    timeline = Timeline(runtime, layouts, args.step, args.window, lambda when: on_step(runtime, when),
-                        since=args.since, until=args.until, on_batch=on_batch)
+    made: list[S] = []  # the sink, once the first step has made it
+
+    def on_step(when: float) -> None:
+        if not made:
+            made.append(make(runtime))
+        made[0].snapshot(when)
+
+    def batch(name: str, lines: list[str], missed: list[int]) -> None:
+        if made and on_batch is not None:
+            on_batch(made[0], name, lines, missed)
+
+    timeline = Timeline(runtime, layouts, args.step, args.window, on_step,
+                        since=args.since, until=args.until, on_batch=None if on_batch is None else batch)
     started = time.perf_counter()
-    stats = timeline.run(files)
-    return runtime, stats, time.perf_counter() - started
+    try:
+        stats = timeline.run(files)
+    except BaseException:
+        if made and discard is not None:
+            discard(made[0])
+        raise
+    if not made:
+        raise LogmetricsError(f"no line with a time was read: {nothing}")
+    return made[0], runtime, stats, time.perf_counter() - started
 
 
 def summary(stats: TimelineStats, runtime: Runtime, seconds: float, what: str) -> str:
@@ -140,29 +178,15 @@ def run_backfill(args: argparse.Namespace) -> int:
     """Write the history of every series to ``args.output``; report on stderr."""
     from logmetrics.exposition.history import HistoryWriter
 
-    output: Path = args.output
-    if not output.parent.is_dir():
-        raise LogmetricsError(f"{output}: its folder does not exist")
-    writer: HistoryWriter | None = None
+    def make(runtime: Runtime) -> HistoryWriter:
+        return HistoryWriter(args.output, runtime.store, prog_label=args.prog_label,
+                             labels=dict(args.label or []))
 
-    def on_step(runtime: Runtime, when: float) -> None:
-        nonlocal writer
-        if writer is None:
-            writer = HistoryWriter(output, runtime.store, prog_label=args.prog_label,
-                                   labels=dict(args.label or []))
-        writer.snapshot(when)
-
-    try:
-        runtime, stats, seconds = run_timeline(args, on_step)
-    except BaseException:
-        if writer is not None:
-            writer.discard()
-        raise
-    if writer is None:
-        raise LogmetricsError("no line with a time was read: nothing to write")
+    writer, runtime, stats, seconds = run_history(args, make, "nothing to write",
+                                                  discard=HistoryWriter.discard)
     writer.close()
     if not args.quiet:
         sys.stderr.write(summary(stats, runtime, seconds, "backfill"))
-        sys.stderr.write(f"#   wrote {writer.samples:,} samples to {output}; next:\n"
-                         f"#   promtool tsdb create-blocks-from openmetrics {output} DATA_DIR\n")
+        sys.stderr.write(f"#   wrote {writer.samples:,} samples to {args.output}; next:\n"
+                         f"#   promtool tsdb create-blocks-from openmetrics {args.output} DATA_DIR\n")
     return 0

@@ -8,33 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-from logmetrics.errors import LogmetricsError
-
 
 def run_report(args: argparse.Namespace) -> int:
     """Run the programs over the logs by log time and write the page to ``args.output``."""
-    from logmetrics.commands.backfill import run_timeline, summary
+    from logmetrics.commands.backfill import run_history, summary
     from logmetrics.exposition.report import ReportCollector, render_report
-    from logmetrics.runtime.engine import Runtime
 
     output: Path = args.output
-    if not output.parent.is_dir():
-        raise LogmetricsError(f"{output}: its folder does not exist")
-    collector: ReportCollector | None = None
-
-    def on_step(runtime: Runtime, when: float) -> None:
-        nonlocal collector
-        if collector is None:
-            collector = ReportCollector(runtime.store)
-        collector.snapshot(when)
-
-    def on_batch(name: str, lines: list[str], missed: list[int]) -> None:
-        if collector is not None:
-            collector.unmatched(name, lines, missed)
-
-    runtime, stats, seconds = run_timeline(args, on_step, on_batch)
-    if collector is None:
-        raise LogmetricsError("no line with a time was read: nothing to show")
+    collector, runtime, stats, seconds = run_history(
+        args, lambda runtime: ReportCollector(runtime.store), "nothing to show",
+        on_batch=ReportCollector.unmatched)
     lines = [line.lstrip("# ").strip() for line in summary(stats, runtime, seconds, "report").splitlines()]
     lines.append(f"files: {', '.join(stats.files)}")
     lines.append(f"made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one point per "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import fields
+from typing import Any
 
 from logmetrics.commands.common import program_paths
 from logmetrics.daemon.daemon import Daemon, DaemonOptions
@@ -19,25 +21,16 @@ def run_daemon(args: argparse.Namespace) -> int:
     # event) would feed on itself when stderr goes to a file in a watched folder.
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("logmetrics").setLevel(getattr(logging, args.log_level.upper()))
+    return Daemon(daemon_options(args)).run()
+
+
+def daemon_options(args: argparse.Namespace) -> DaemonOptions:
+    """The daemon's options from ``run``'s command line. Three are resolved here (the parsed
+    ``--logs``, the programs they name, ``--from``); every other field of DaemonOptions is the
+    option of the same name, so a new option is one field and one flag."""
     specs = [LogSpec.parse(spec) for spec in args.logs]
-    options = DaemonOptions(
-        logs=specs,
-        program_paths=program_paths(args, specs),
-        patterns=args.patterns,
-        state_dir=args.state_dir,
-        from_end=args.start == "end",
-        checkpoint=args.checkpoint,
-        poll=args.poll,
-        listen=args.listen,
-        web_config=args.web_config,
-        textfile=args.textfile,
-        textfile_interval=args.textfile_interval,
-        max_label_sets=args.max_label_sets,
-        max_label_value_bytes=args.max_label_value_bytes,
-        max_series_bytes=args.max_series_bytes,
-        prog_label=args.prog_label,
-        emit_metric_timestamp=args.emit_metric_timestamp,
-        keep_unmatched=args.keep_unmatched,
-        liveness_timeout=args.liveness_timeout,
-    )
-    return Daemon(options).run()
+    resolved: dict[str, Any] = {
+        "logs": specs, "program_paths": program_paths(args, specs), "from_end": args.start == "end",
+    }
+    given = {f.name: getattr(args, f.name) for f in fields(DaemonOptions) if f.name not in resolved}
+    return DaemonOptions(**given, **resolved)

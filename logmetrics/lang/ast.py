@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, dataclass_transform
 
 from logmetrics.errors import Position
+
+#: The type of a literal's value.
+V = TypeVar("V", int, float, str)
+
+
+@dataclass_transform(eq_default=False)
+@dataclass(eq=False)
+class Node:
+    """Base of every node: each subclass is a dataclass of its fields after ``pos``,
+    where it was written. Nodes compare by identity, as two statements that read
+    alike are still two places in the program."""
+
+    pos: Position
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(eq=False)(cls)
+
 
 # --- expressions -----------------------------------------------------------
 
 
-@dataclass(eq=False)
-class Expr:
+class Expr(Node):
     """Base of every expression; ``type`` is filled in by the checker."""
-
-    pos: Position
 
     def __post_init__(self) -> None:
         self.type: str = "unknown"
@@ -27,7 +43,6 @@ class RegexPart:
     pos: Position
 
 
-@dataclass(eq=False)
 class Pattern(Expr):
     """A regex: literals and consts joined with ``+``, matched against the line
     unless it is the right side of ``=~``/``!~``."""
@@ -35,36 +50,38 @@ class Pattern(Expr):
     parts: list[RegexPart]
 
 
-@dataclass(eq=False)
-class IntLit(Expr):
-    value: int
+class Literal(Expr, Generic[V]):
+    """A constant written in the program; the subclass says its type."""
+
+    value: V
 
 
-@dataclass(eq=False)
-class FloatLit(Expr):
-    value: float
+class IntLit(Literal[int]):
+    """An integer: ``42``."""
 
 
-@dataclass(eq=False)
-class StrLit(Expr):
-    value: str
+class FloatLit(Literal[float]):
+    """A float: ``0.5``."""
 
 
-@dataclass(eq=False)
-class VarRef(Expr):
+class StrLit(Literal[str]):
+    """A string: ``"text"``."""
+
+
+class Named(Expr):
+    """An expression that is a name and nothing more."""
+
+    name: str
+
+
+class VarRef(Named):
     """A metric or hidden variable by name."""
 
-    name: str
 
-
-@dataclass(eq=False)
-class CapRef(Expr):
+class CapRef(Named):
     """``$name`` or ``$1``: a capture group of an enclosing regex."""
 
-    name: str
 
-
-@dataclass(eq=False)
 class Index(Expr):
     """``metric[a][b]``: a dimensioned variable with label values."""
 
@@ -72,26 +89,22 @@ class Index(Expr):
     keys: list[Expr]
 
 
-@dataclass(eq=False)
 class Call(Expr):
     name: str
     args: list[Expr]
 
 
-@dataclass(eq=False)
 class Unary(Expr):
     op: str
     operand: Expr
 
 
-@dataclass(eq=False)
 class Binary(Expr):
     op: str
     left: Expr
     right: Expr
 
 
-@dataclass(eq=False)
 class Match(Expr):
     """``expr =~ /re/`` or ``expr !~ /re/``."""
 
@@ -100,7 +113,6 @@ class Match(Expr):
     pattern: Pattern
 
 
-@dataclass(eq=False)
 class IncDec(Expr):
     """``x++`` or ``x--``."""
 
@@ -108,7 +120,6 @@ class IncDec(Expr):
     target: VarRef | Index
 
 
-@dataclass(eq=False)
 class Assign(Expr):
     """``x = v``, ``x += v`` or ``x -= v``; for a histogram ``=`` observes."""
 
@@ -120,17 +131,14 @@ class Assign(Expr):
 # --- statements --------------------------------------------------------------
 
 
-@dataclass(eq=False)
-class Stmt:
-    pos: Position
+class Stmt(Node):
+    """Base of every statement."""
 
 
-@dataclass(eq=False)
 class Block(Stmt):
     stmts: list[Stmt] = field(default_factory=list)
 
 
-@dataclass(eq=False)
 class Decl(Stmt):
     """``[hidden] counter name [by a, b] [as "x"] [buckets ...] [limit N]``."""
 
@@ -143,25 +151,26 @@ class Decl(Stmt):
     limit: int | None = None
 
 
-@dataclass(eq=False)
 class ConstDef(Stmt):
     name: str
     pattern: Pattern
 
 
-@dataclass(eq=False)
-class DecoratorDef(Stmt):
+class NamedBlock(Stmt):
+    """A block under a name: a decorator's definition or its use."""
+
     name: str
     body: Block
 
 
-@dataclass(eq=False)
-class Decorated(Stmt):
-    name: str
-    body: Block
+class DecoratorDef(NamedBlock):
+    """``def name { ... next ... }``."""
 
 
-@dataclass(eq=False)
+class Decorated(NamedBlock):
+    """``@name { ... }``: the block takes the place of the decorator's ``next``."""
+
+
 class Cond(Stmt):
     """``COND { ... } [else { ... }]``."""
 
@@ -170,27 +179,22 @@ class Cond(Stmt):
     orelse: Block | None = None
 
 
-@dataclass(eq=False)
 class Otherwise(Stmt):
     body: Block
 
 
-@dataclass(eq=False)
 class ExprStmt(Stmt):
     expr: Expr
 
 
-@dataclass(eq=False)
 class Stop(Stmt):
-    pass
+    """``stop``: the program is done with this line."""
 
 
-@dataclass(eq=False)
 class Next(Stmt):
-    pass
+    """``next``: where a decorator's wrapped block runs."""
 
 
-@dataclass(eq=False)
 class Del(Stmt):
     """``del m[...]`` or ``del m[...] after 24h``."""
 
@@ -198,7 +202,6 @@ class Del(Stmt):
     after: float | None = None
 
 
-@dataclass(eq=False)
 class Program(Stmt):
     filename: str
     stmts: list[Stmt] = field(default_factory=list)
