@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from logmetrics import __version__
-from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL, FORMATS
+from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_MAX_FILE_METRICS, DEFAULT_TEXTFILE_INTERVAL, FORMATS
 from logmetrics.errors import CompileErrors, LogmetricsError
 from logmetrics.runtime.loader import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
 from logmetrics.store.metric import (
@@ -72,6 +72,13 @@ def _keep_unmatched(text: str) -> int:
     """``--keep-unmatched N``: 0 to 100 lines per file."""
     if not text.isdigit() or int(text) > 100:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number of lines from 0 to 100")
+    return int(text)
+
+
+def _non_negative(text: str) -> int:
+    """A count from 0 up."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number from 0 up")
     return int(text)
 
 
@@ -205,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-unmatched", type=_keep_unmatched, default=0, metavar="N",
                      help="keep the last N lines (at most 100) no program matched, per file, and show them "
                           "in the match inspector at /inspect; off by default, as logs may hold secrets")
+    # Bounded self-metrics for thousands of files (docs/operations.md).
+    run.add_argument("--max-file-metrics", type=_non_negative, default=DEFAULT_MAX_FILE_METRICS, metavar="N",
+                     help="logmetrics_log_* series of their own for at most N files (default "
+                          f"{DEFAULT_MAX_FILE_METRICS}), the first followed; the others are summed under "
+                          "file=\"other\"")
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                      help="what logmetrics logs to stderr (default info)")
 

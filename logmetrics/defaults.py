@@ -10,3 +10,7 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 
 #: How often ``run --textfile`` rewrites its file, in seconds.
 DEFAULT_TEXTFILE_INTERVAL = 15.0
+
+#: Files whose ``logmetrics_log_*`` self-metrics are series of their own (``run --max-file-metrics``);
+#: the others are summed under ``file="other"``.
+DEFAULT_MAX_FILE_METRICS = 100

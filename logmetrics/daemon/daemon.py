@@ -23,7 +23,7 @@ from logmetrics.daemon.selfmetrics import SelfCollector
 from logmetrics.daemon.signals import SignalFlags
 from logmetrics.daemon.statedir import StateDir, default_state_dir
 from logmetrics.daemon.streammetrics import StreamCollector
-from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_TEXTFILE_INTERVAL
+from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_MAX_FILE_METRICS, DEFAULT_TEXTFILE_INTERVAL
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.collector import StoreCollector
 from logmetrics.exposition.server import MetricsServer
@@ -99,6 +99,7 @@ class DaemonOptions:
     emit_metric_timestamp: bool = False
     keep_unmatched: int = 0  # unmatched lines kept per file for the inspector (0: none)
     liveness_timeout: float = DEFAULT_LIVENESS_TIMEOUT
+    max_file_metrics: int = DEFAULT_MAX_FILE_METRICS  # files with logmetrics_log_* series of their own
 
 
 class _ProgramChanged(FileSystemEventHandler):
@@ -173,7 +174,7 @@ class Daemon:
         registry.register(StoreCollector(self.runtime.store, prog_label=self.options.prog_label,
                                          timestamps=timestamps))
         registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts,
-                                        self.follower.glob_files))
+                                        self.follower.glob_files, self.options.max_file_metrics))
         registry.register(StreamCollector(self.sources))
         return registry
 

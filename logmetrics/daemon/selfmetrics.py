@@ -2,30 +2,107 @@
 
 The ``file`` label is the file name as :func:`logmetrics.pathnames.display` shows
 it: bytes that are not UTF-8 as ``\\xNN``, since a label value must be UTF-8.
+
+Per-file series are bounded (``--max-file-metrics``): nine series per file are
+45,000 for 5,000 files, seconds to render at every scrape and a cardinality no
+dashboard wants. The first files followed keep their own series for as long as
+they are followed; the others are summed under ``file="other"`` (every followed
+path is absolute, so no file is called that). Each family's sum over ``file`` is
+exact, and the ``other`` counters never go back: a summed file that stops being
+followed leaves its counts in them.
 """
 
 from __future__ import annotations
 
 import platform
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.core import Metric as Family
 from prometheus_client.registry import Collector
 
 from logmetrics import __version__
+from logmetrics.defaults import DEFAULT_MAX_FILE_METRICS
 from logmetrics.pathnames import display
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import LoadCounts
 from logmetrics.sources.tail import TailStats
+
+#: The ``file`` label of the series summing the files beyond the bound.
+OTHER_FILES = "other"
+#: Per-file counters, by family: (help, TailStats field).
+_FILE_COUNTERS = {
+    "logmetrics_log_lines": ("Lines read from the log file", "lines"),
+    "logmetrics_log_bytes": ("Bytes read from the log file", "bytes"),
+    "logmetrics_log_rotations": ("Rotations seen (rename, truncation, replacement)", "rotations"),
+    "logmetrics_log_read_errors": ("Problems opening or reading the log file (missing, permission "
+                                   "denied, ...)", "errors"),
+    "logmetrics_log_generations_lost": ("Rotated generations of the log found nowhere (deleted or "
+                                        "overwritten before they were read to their end)",
+                                        "generations_lost"),
+    "logmetrics_log_invalid_utf8_lines": ("Lines with bytes that are not UTF-8 (replaced)", "invalid_utf8"),
+    "logmetrics_log_nul_lines": ("Lines holding NUL bytes", "nul_lines"),
+    "logmetrics_log_overlong_lines": ("Lines cut at the maximum line length", "overlong"),
+}
+#: TailStats fields that are gauges (a file's present state), not counts to keep when it goes.
+_GAUGES = frozenset({"size", "lag"})
+
+
+class FileSeries:
+    """Which files have series of their own, and the sums of the others (see the module docstring).
+
+    Safe to call from several scraping threads at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, limit)
+        self._own: dict[str, None] = {}  # files with their own series, in the order they got them
+        self._summed: dict[str, TailStats] = {}  # the other files, as last seen
+        self._retired = TailStats()  # counts of summed files no longer followed
+        self._lock = threading.Lock()  # the choice above is shared by concurrent scrapes
+
+    def split(self, files: dict[str, TailStats]) -> tuple[dict[str, TailStats], TailStats | None]:
+        """``files`` (in the order they were followed) as the series to show: those of their own,
+        and the sum of the rest (None while there is no other file, nor ever was)."""
+        with self._lock:
+            for path in [p for p in self._own if p not in files]:
+                del self._own[path]  # its series goes with it, as before any bound
+            for path in [p for p in self._summed if p not in files]:
+                _add(self._retired, self._summed.pop(path), counters_only=True)
+            for path, stats in files.items():
+                if path in self._own:
+                    continue
+                if path not in self._summed and len(self._own) < self.limit:
+                    self._own[path] = None  # a free place; a summed file stays summed
+                else:
+                    self._summed[path] = stats
+            own = {path: files[path] for path in self._own}
+            if not self._summed and self._retired == TailStats():
+                return own, None
+            other = TailStats(**vars(self._retired))
+            for stats in self._summed.values():
+                _add(other, stats, counters_only=False)
+            return own, other
+
+
+def _add(total: TailStats, stats: TailStats, *, counters_only: bool) -> None:
+    for name in _STAT_FIELDS:
+        if not (counters_only and name in _GAUGES):
+            setattr(total, name, getattr(total, name) + getattr(stats, name))
+
+
+_STAT_FIELDS = tuple(f.name for f in fields(TailStats))
 
 
 class SelfCollector(Collector):
     """Families named ``logmetrics_*``, read from the runtime, the follower and the loader."""
 
     def __init__(self, runtime: Runtime, file_stats: Callable[[], dict[str, TailStats]],
-                 loads: LoadCounts, glob_files: Callable[[], dict[str, int]] = dict) -> None:
+                 loads: LoadCounts, glob_files: Callable[[], dict[str, int]] = dict,
+                 max_file_metrics: int = DEFAULT_MAX_FILE_METRICS) -> None:
         self.runtime = runtime
+        self.series = FileSeries(max_file_metrics)
         self.file_stats = file_stats
         self.loads = loads
         self.glob_files = glob_files
@@ -37,25 +114,14 @@ class SelfCollector(Collector):
         yield info
 
         files = self.file_stats()
-        per_file = {
-            "logmetrics_log_lines": ("Lines read from the log file", lambda s: s.lines),
-            "logmetrics_log_bytes": ("Bytes read from the log file", lambda s: s.bytes),
-            "logmetrics_log_rotations": ("Rotations seen (rename, truncation, replacement)",
-                                         lambda s: s.rotations),
-            "logmetrics_log_read_errors": ("Problems opening or reading the log file (missing, "
-                                           "permission denied, ...)", lambda s: s.errors),
-            "logmetrics_log_generations_lost": ("Rotated generations of the log found nowhere (deleted or "
-                                                "overwritten before they were read to their end)",
-                                                lambda s: s.generations_lost),
-            "logmetrics_log_invalid_utf8_lines": ("Lines with bytes that are not UTF-8 (replaced)",
-                                                  lambda s: s.invalid_utf8),
-            "logmetrics_log_nul_lines": ("Lines holding NUL bytes", lambda s: s.nul_lines),
-            "logmetrics_log_overlong_lines": ("Lines cut at the maximum line length", lambda s: s.overlong),
-        }
-        for name, (doc, get) in per_file.items():
+        own, other = self.series.split(files)
+        rows = [(display(path), stats) for path, stats in sorted(own.items())]
+        if other is not None:
+            rows.append((OTHER_FILES, other))
+        for name, (doc, attribute) in _FILE_COUNTERS.items():
             family = CounterMetricFamily(name, doc, labels=["file"])
-            for path, stats in sorted(files.items()):
-                family.add_metric([display(path)], get(stats))
+            for label, stats in rows:
+                family.add_metric([label], getattr(stats, attribute))
             yield family
         globs = GaugeMetricFamily("logmetrics_log_glob_files",
                                   "Files each --logs glob matches (0: a typo, or a log not created yet)",
@@ -65,9 +131,14 @@ class SelfCollector(Collector):
         yield globs
         lag = GaugeMetricFamily("logmetrics_log_lag_bytes", "File size minus the position read so far",
                                 labels=["file"])
-        for path, stats in sorted(files.items()):
-            lag.add_metric([display(path)], stats.lag)
+        for label, stats in rows:
+            lag.add_metric([label], stats.lag)
         yield lag
+        followed = GaugeMetricFamily("logmetrics_log_files",
+                                     "Files followed now (each with series of its own, up to "
+                                     "--max-file-metrics; the rest summed under file=\"other\")")
+        followed.add_metric([], len(files))
+        yield followed
 
         programs = list(self.runtime.programs)
         matched = CounterMetricFamily("logmetrics_program_lines_matched", "Lines a program matched",

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: A file unchanged for this long gives its file descriptor back.
 IDLE_CLOSE_SECONDS = 60.0
+#: A scan that finds more new files than this logs one line for them all, not one each.
+LOG_EACH_UP_TO = 20
 #: Saved positions of files not found at start stay in the checkpoint this long (a file
 #: briefly missing, between a rename and the creation of the next one).
 UNCLAIMED_SECONDS = 60.0
@@ -89,6 +91,7 @@ class Follower:
         self._first_scan = True
         self._unmatched_reported: set[str] = set()
         self._lock = threading.Lock()  # guards self.tailers against the stats reader
+        self._sizes: dict[str, int] = {}  # each file's size at the last stats(), for closed quiet files
         #: Some file has more to read than one poll takes (a burst, or a long line being dropped).
         self.behind = False
         #: Positions that no checkpoint holds yet (files just followed): save soon even with no lines.
@@ -123,7 +126,14 @@ class Follower:
                 self.tailers[path] = tailer
             added.append(tailer)
             self.unsaved = True
-            log.info("following %s", path)
+        # One line per file for a few; thousands of lines at start would say less and take long.
+        for tailer in added if len(added) <= LOG_EACH_UP_TO else ():
+            log.info("following %s", tailer.path)
+        if len(added) > LOG_EACH_UP_TO:
+            log.info("following %d files, %s to %s (each named at --log-level debug)",
+                     len(added), added[0].path, added[-1].path)
+            for tailer in added:
+                log.debug("following %s", tailer.path)
         for pattern, count in self.watcher.matches.items():
             if count == 0 and pattern not in self._unmatched_reported:
                 self._unmatched_reported.add(pattern)  # once: a log may well appear later
@@ -218,17 +228,29 @@ class Follower:
         return dict(self.watcher.matches)
 
     def stats(self) -> dict[str, TailStats]:
-        """A snapshot of per-file statistics (safe from another thread)."""
+        """A snapshot of per-file statistics, in the order files were followed (safe from another thread).
+
+        ``size`` is the file's size at the last look, not a ``stat()`` of every file at each
+        call: a written file is looked at within a turn, every file at each rescan."""
         with self._lock:
             tailers = dict(self.tailers)
+        sizes = {}
         out = {}
         for path, tailer in tailers.items():
             stats = TailStats(**vars(tailer.stats))
-            position = tailer.position
-            with contextlib.suppress(OSError):
-                stats.size = os.stat(path).st_size
+            current = tailer.current
+            position = current.position if current is not None else tailer.position
+            if current is not None:
+                stats.size = current.size
+            elif path in self._sizes:  # closed while quiet: unchanged since, or it would be open
+                stats.size = self._sizes[path]
+            else:
+                with contextlib.suppress(OSError):
+                    stats.size = os.stat(path).st_size
+            sizes[path] = stats.size
             stats.lag = max(0, stats.size - (position.offset if position else 0))
             out[path] = stats
+        self._sizes = sizes
         return out
 
 
