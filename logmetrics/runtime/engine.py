@@ -81,7 +81,8 @@ class Runtime:
         """
         self.lines_read += len(lines)
         ENVELOPE.current = envelope
-        programs = self.programs if self.router is None else self.router.select(filename, self.programs)
+        programs = self.programs if self.router is None else \
+            self.router.select(filename, self.programs, envelope.stream)
         filename = display(filename)  # what getfilename() gives: valid UTF-8 whatever the bytes
         if not track_unmatched:
             for program in programs:

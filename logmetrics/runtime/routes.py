@@ -68,17 +68,19 @@ class LogRouter:
     def __init__(self, specs: Sequence[LogSpec]) -> None:
         self.specs = list(specs)
         self.bound = frozenset(s.program for s in self.specs if s.program)
-        self._cache: dict[str, tuple[frozenset[str], bool]] = {}
+        self._cache: dict[tuple[str, str], tuple[frozenset[str], bool]] = {}
 
-    def _targets(self, path: str) -> tuple[frozenset[str], bool]:
+    def _targets(self, path: str, stream: str) -> tuple[frozenset[str], bool]:
         """(programs bound to the file, whether unbound programs read it too)."""
-        cached = self._cache.get(path)
+        cached = self._cache.get((path, stream))
         if cached is None:
             wanted = os.path.abspath(path)
             names: set[str] = set()
             unbound = False
             for spec in self.specs:
                 if spec.program in names or (spec.program is None and unbound):
+                    continue
+                if stream and not spec.source.reads_stream(stream):
                     continue
                 matches = {os.path.abspath(p) for p in glob.glob(spec.glob, recursive=True)}
                 if wanted in matches or spec.glob == path:
@@ -88,14 +90,14 @@ class LogRouter:
                         names.add(spec.program)
             # A file no spec matches any more (rotated away, say) keeps the default.
             cached = (frozenset(names), unbound or not names)
-            self._cache[path] = cached
+            self._cache[(path, stream)] = cached
             readers = sorted(names) + (["every program not bound to a log"] if cached[1] else [])
-            log.info("%s is read by %s", path, ", ".join(readers))
+            log.info("%s%s is read by %s", path, f" ({stream})" if stream else "", ", ".join(readers))
         return cached
 
-    def select(self, path: str, programs: Sequence[Program]) -> list[Program]:
-        """The programs that read ``path``."""
+    def select(self, path: str, programs: Sequence[Program], stream: str = "") -> list[Program]:
+        """The programs that read ``path`` (for a container log read by stream, its ``stream``)."""
         if not self.bound:
             return list(programs)
-        names, unbound = self._targets(path)
+        names, unbound = self._targets(path, stream)
         return [p for p in programs if p.name in names or (unbound and p.name not in self.bound)]

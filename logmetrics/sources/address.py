@@ -13,11 +13,14 @@ The syntax is mtail's, extended for syslog and container logs::
                                     also with ``?tag=NAME`` (repeatable): only messages of that tag
     cri:///var/log/pods/*/*/*.log   files in the CRI format (Kubernetes), unwrapped
     docker:///var/lib/docker/containers/*/*-json.log
-                                    files in Docker's json-file format, unwrapped
+                                    files in Docker's json-file format, unwrapped;
+                                    both also with ``?stream=stdout`` or ``?stream=stderr``:
+                                    only that stream's lines
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass
 
@@ -25,6 +28,9 @@ from dataclasses import dataclass
 SOCKET_KINDS = ("unix", "unixgram", "tcp", "udp")
 #: Formats of container log files.
 CONTAINER_FORMATS = ("cri", "docker")
+#: The streams a container log interleaves.
+CONTAINER_STREAMS = ("stdout", "stderr")
+_OPTION = re.compile(r"[a-z]+=")
 
 
 class AddressError(ValueError):
@@ -46,6 +52,11 @@ class SourceAddress:
     port: int = 0
     syslog: bool = False
     tags: frozenset[str] = frozenset()
+    streams: frozenset[str] = frozenset()  # container logs: the streams read (empty: every one)
+
+    def reads_stream(self, stream: str) -> bool:
+        """Whether a container log's line from ``stream`` (``stdout``, ``stderr``) is read."""
+        return not self.streams or stream in self.streams
 
     @property
     def is_stream(self) -> bool:
@@ -71,7 +82,8 @@ class SourceAddress:
             if not rest.startswith("/"):
                 raise AddressError(f"{text}: {kind}:// takes an absolute path or glob, "
                                    f"e.g. {kind}:///var/log/pods/*/*/*.log")
-            return cls(text, kind, path=rest)
+            where, query = _glob_and_query(rest)
+            return cls(text, kind, path=where, streams=_streams(text, query))
         if kind not in SOCKET_KINDS:
             known = ", ".join([f"{k}://" for k in SOCKET_KINDS + CONTAINER_FORMATS]
                               + [f"syslog+{k}://" for k in SOCKET_KINDS])
@@ -88,13 +100,46 @@ class SourceAddress:
         return cls(text, kind, host=host, port=port, syslog=syslog, tags=tags)
 
 
+def _glob_and_query(rest: str) -> tuple[str, str]:
+    """A container glob and its options: ``?`` is also a glob's any-character, so only a last
+    ``?`` followed by ``NAME=`` starts the options."""
+    where, sep, query = rest.rpartition("?")
+    if sep and _OPTION.match(query):
+        return where, query
+    return rest, ""
+
+
+def _options(text: str, query: str) -> dict[str, list[str]]:
+    """The ``?name=value&...`` options; only ``tag`` (syslog) and ``stream`` (container logs) exist."""
+    fields = urllib.parse.parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(fields) - {"tag", "stream"})
+    if unknown:
+        raise AddressError(f"{text}: unknown option {unknown[0]!r} "
+                           "(known: ?tag=NAME for syslog, ?stream=stdout|stderr for container logs)")
+    return fields
+
+
+def _streams(text: str, query: str) -> frozenset[str]:
+    if not query:
+        return frozenset()
+    fields = _options(text, query)
+    if "tag" in fields:
+        raise AddressError(f"{text}: ?tag= filters syslog messages, not container logs "
+                           "(a container log's lines are chosen with ?stream=stdout or ?stream=stderr)")
+    streams = frozenset(fields["stream"])
+    bad = sorted(streams - set(CONTAINER_STREAMS))
+    if bad:
+        raise AddressError(f"{text}: ?stream={bad[0]}: a container log's stream is stdout or stderr")
+    return frozenset() if streams == set(CONTAINER_STREAMS) else streams
+
+
 def _tags(text: str, query: str, syslog: bool) -> frozenset[str]:
     if not query:
         return frozenset()
-    fields = urllib.parse.parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(fields) - {"tag"})
-    if unknown:
-        raise AddressError(f"{text}: unknown option {unknown[0]!r} (the only one is ?tag=NAME)")
+    fields = _options(text, query)
+    if "stream" in fields:
+        raise AddressError(f"{text}: ?stream= chooses a container log's stream; it is for cri:// "
+                           "and docker:// sources")
     if not syslog:
         raise AddressError(f"{text}: ?tag= filters syslog messages; use syslog+{text}")
     tags = frozenset(fields["tag"])

@@ -20,6 +20,7 @@ class Envelope:
     namespace: str = ""  # container logs: the pod's namespace
     pod: str = ""  # container logs: the pod's name
     container: str = ""  # container logs: the container's name
+    stream: str = ""  # container logs read by stream (``?stream=``): stdout or stderr
 
 
 #: The envelope of a line that has none.

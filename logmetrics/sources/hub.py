@@ -14,9 +14,9 @@ import fnmatch
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from logmetrics.sources.address import CONTAINER_FORMATS, SourceAddress
+from logmetrics.sources.address import CONTAINER_FORMATS, CONTAINER_STREAMS, SourceAddress
 from logmetrics.sources.envelope import Envelope
 from logmetrics.sources.lines import DEFAULT_MAX_LINE
 from logmetrics.sources.stream import Batch, StreamStats
@@ -25,6 +25,17 @@ from logmetrics.sources.unwrap.container import ContainerLog, UnwrapStats, path_
 
 #: Files whose unwrapping state (and envelope) is kept; the least recently read go first.
 MAX_TRACKED_FILES = 10_000
+
+
+@dataclass(frozen=True)
+class _Container:
+    """A container log file being unwrapped, and the envelope of its lines."""
+
+    log: ContainerLog
+    envelope: Envelope
+    #: Read by stream (some --logs value has ``?stream=``): the streams read, each with its
+    #: envelope. None: every line, in order, with ``envelope``.
+    streams: dict[str, Envelope] | None
 
 
 @dataclass(frozen=True)
@@ -42,10 +53,10 @@ class SourceHub:
         files = [s for s in sources if not s.address.is_stream]
         #: What the file follower follows: plain globs and container-log globs.
         self.file_globs = [s.name for s in files]
-        self._containers = [(os.path.abspath(s.name), s.address.kind) for s in files
+        self._containers = [(os.path.abspath(s.name), s.address) for s in files
                             if s.address.kind in CONTAINER_FORMATS]
         # Pods come and go for months: the state of the least recently read files is let go.
-        self._unwrappers: OrderedDict[str, tuple[ContainerLog, Envelope] | None] = OrderedDict()
+        self._unwrappers: OrderedDict[str, _Container | None] = OrderedDict()
         self.max_line = max_line
         self._streams = [StreamSpec(s.name, s.address) for s in sources if s.address.is_stream]
         self._pipe_globs = [s.name for s in files if s.address.kind == "file"]
@@ -70,22 +81,36 @@ class SourceHub:
             container = self._unwrapper(path)
             if container is None:
                 out.append(Batch(path, lines))
-                continue
-            unwrapper, envelope = container
-            unwrapped = unwrapper.unwrap(lines)
-            if unwrapped:
-                out.append(Batch(path, unwrapped, envelope))
+            elif container.streams is None:
+                unwrapped = container.log.unwrap(lines)
+                if unwrapped:
+                    out.append(Batch(path, unwrapped, container.envelope))
+            else:
+                for stream, unwrapped in container.log.unwrap_streams(lines).items():
+                    envelope = container.streams.get(stream)
+                    if envelope is not None:  # a stream no --logs value asked for is not read
+                        out.append(Batch(path, unwrapped, envelope))
         if self.reader is not None:
             out.extend(self.reader.poll())
         return out
 
-    def _unwrapper(self, path: str) -> tuple[ContainerLog, Envelope] | None:
-        """The unwrapper of a container log and its path's envelope; None for a plain file."""
+    def _unwrapper(self, path: str) -> _Container | None:
+        """How a container log is unwrapped; None for a plain file."""
         if path in self._unwrappers:
             self._unwrappers.move_to_end(path)
             return self._unwrappers[path]
-        fmt = next((f for pattern, f in self._containers if fnmatch.fnmatchcase(path, pattern)), None)
-        found = (ContainerLog(fmt, self.max_line), path_envelope(path)) if fmt else None
+        matching = [a for pattern, a in self._containers if fnmatch.fnmatchcase(path, pattern)]
+        found = None
+        if matching:
+            envelope = path_envelope(path)
+            streams = None
+            if any(a.streams for a in matching):
+                # Read by stream: each stream's lines go apart, with the stream in their envelope,
+                # for the programs bound to it (see LogRouter).
+                wanted = CONTAINER_STREAMS if not all(a.streams for a in matching) else \
+                    sorted(set().union(*(a.streams for a in matching)))
+                streams = {s: replace(envelope, stream=s) for s in wanted}
+            found = _Container(ContainerLog(matching[0].kind, self.max_line), envelope, streams)
         self._unwrappers[path] = found
         if len(self._unwrappers) > MAX_TRACKED_FILES:
             self._unwrappers.popitem(last=False)  # at worst, a line cut in parts loses its head
@@ -102,7 +127,7 @@ class SourceHub:
 
     def unwrap_stats(self) -> dict[str, UnwrapStats]:
         """Per container log file: lines not in its format, lines cut at the limit."""
-        return {path: u[0].stats for path, u in list(self._unwrappers.items()) if u is not None}
+        return {path: u.log.stats for path, u in list(self._unwrappers.items()) if u is not None}
 
     def stop(self) -> None:
         if self.reader is not None:

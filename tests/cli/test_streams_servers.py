@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -119,7 +120,7 @@ POD_PROGRAM = (
 )
 
 
-def _to_cri(lines: list[str], rng: random.Random) -> list[str]:
+def _to_cri(lines: list[str], rng: random.Random, stream: str = "stdout") -> list[str]:
     """CRI lines as containerd writes them; every third line is cut into P parts."""
     out = []
     for i, line in enumerate(lines):
@@ -127,23 +128,23 @@ def _to_cri(lines: list[str], rng: random.Random) -> list[str]:
         if i % 3 == 0 and len(line) > 3:
             cuts = sorted(rng.sample(range(1, len(line)), 2))
             parts = [line[:cuts[0]], line[cuts[0]:cuts[1]], line[cuts[1]:]]
-            out += [f"{stamp} stdout P {p}" for p in parts[:-1]] + [f"{stamp} stdout F {parts[-1]}"]
+            out += [f"{stamp} {stream} P {p}" for p in parts[:-1]] + [f"{stamp} {stream} F {parts[-1]}"]
         else:
-            out.append(f"{stamp} stdout F {line}")
+            out.append(f"{stamp} {stream} F {line}")
     return out
 
 
-def _to_docker(lines: list[str], rng: random.Random) -> list[str]:
+def _to_docker(lines: list[str], rng: random.Random, stream: str = "stdout") -> list[str]:
     """Docker json-file entries; every third line is split as the daemon splits long lines."""
     out = []
     for i, line in enumerate(lines):
         stamp = f"2026-11-28T10:00:{i % 60:02d}.{i:09d}Z"
         if i % 3 == 0 and len(line) > 2:
             cut = rng.randrange(1, len(line))
-            out.append(json.dumps({"log": line[:cut], "stream": "stdout", "time": stamp}))
-            out.append(json.dumps({"log": line[cut:] + "\n", "stream": "stdout", "time": stamp}))
+            out.append(json.dumps({"log": line[:cut], "stream": stream, "time": stamp}))
+            out.append(json.dumps({"log": line[cut:] + "\n", "stream": stream, "time": stamp}))
         else:
-            out.append(json.dumps({"log": line + "\n", "stream": "stdout", "time": stamp}))
+            out.append(json.dumps({"log": line + "\n", "stream": stream, "time": stamp}))
     return out
 
 
@@ -184,3 +185,61 @@ def test_container_logs_give_the_raw_logs_metrics(tmp_path, fmt):
     assert from_raw == from_container
     assert from_raw["nginx_log_lines_unparsed_total"] == 0
     assert sum(v for k, v in from_raw.items() if k.startswith("nginx_http_requests_total")) == len(raw)
+
+
+def _interleave(first: list[str], second: list[str], rng: random.Random) -> list[str]:
+    """The two lists merged at random places, each in its own order (as a container writes)."""
+    out, i, j = [], 0, 0
+    while i < len(first) or j < len(second):
+        if j == len(second) or (i < len(first) and rng.random() < 0.6):
+            out.append(first[i])
+            i += 1
+        else:
+            out.append(second[j])
+            j += 1
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["cri", "docker"])
+def test_container_stream_filter_sends_stdout_and_stderr_to_their_programs(tmp_path, fmt):
+    """The official nginx image: access log on stdout, error log on stderr, in one file. With
+    ?stream= each bundled program reads its own stream and the metrics are the raw logs' metrics."""
+    with realservers.nginx(tmp_path / "nginx") as server:
+        sent = realservers.send_mix(server.port, ROUNDS)
+        assert wait_for(lambda: server.access_log.read_text().count("\n") == ROUNDS * 13, timeout=10)
+    access, error = server.access_log.read_text().splitlines(), server.error_log.read_text().splitlines()
+    assert len(error) > ROUNDS  # every 403 and 404 is in the error log, with nginx's notices
+    rng = random.Random(11)
+    wrap = _to_cri if fmt == "cri" else _to_docker
+    log_dir = tmp_path / "pods" / "web_nginx-1_0f1e2d3c" / "nginx"
+    log_dir.mkdir(parents=True)
+    (log_dir / "0.log").write_text(
+        "\n".join(_interleave(wrap(access, rng, "stdout"), wrap(error, rng, "stderr"), rng)) + "\n")
+    url = f"{fmt}://{tmp_path}/pods/*/*/*.log"
+
+    from_raw = _metrics_of(tmp_path, "raw", f"nginx_access={server.access_log}",
+                           "--progs", "nginx_error", "--logs", f"nginx_error={server.error_log}")
+    from_container = _metrics_of(tmp_path, fmt, f"nginx_access={url}?stream=stdout",
+                                 "--progs", "nginx_error", "--logs", f"nginx_error={url}?stream=stderr")
+    assert from_raw == from_container
+    assert from_raw["nginx_log_lines_unparsed_total"] == 0
+    assert from_raw["nginx_error_log_lines_unparsed_total"] == 0
+    assert sum(v for k, v in from_raw.items() if k.startswith("nginx_http_requests_total")) == len(access)
+    assert from_raw["nginx_error_log_causes_total{cause=forbidden}"] == sent["403"]
+    # Without the filter each program reads the other's stream and counts it as unparsed.
+    mixed = _metrics_of(tmp_path, f"{fmt}-mixed", f"nginx_access={url}",
+                        "--progs", "nginx_error", "--logs", f"nginx_error={url}")
+    assert mixed["nginx_log_lines_unparsed_total"] == len(error)
+    assert mixed["nginx_error_log_lines_unparsed_total"] == len(access)
+
+
+def test_container_stream_filter_bad_value_is_a_clear_error(tmp_path):
+    for value, says in [("cri:///var/log/pods/*/*/*.log?stream=both",
+                         "?stream=both: a container log's stream is stdout or stderr"),
+                        ("syslog+udp://127.0.0.1:5140?stream=stdout",
+                         "?stream= chooses a container log's stream"),
+                        ("docker:///x/*.log?tag=nginx", "?tag= filters syslog messages, not container logs")]:
+        done = subprocess.run([str(SCRIPT), "run", "--progs", "nginx_access", "--logs", value,
+                               "--state-dir", str(tmp_path / "state"), "--listen", "127.0.0.1:0"],
+                              capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert done.returncode != 0 and says in done.stderr, (value, done.returncode, done.stderr)

@@ -52,6 +52,18 @@ def test_router_sends_bound_files_to_their_program_only(tmp_path):
     assert LogRouter([LogSpec("x")]).select("anything", [a, b]) == [a, b]
 
 
+def test_router_sends_each_container_stream_to_the_programs_bound_to_it(tmp_path):
+    (tmp_path / "0.log").touch()
+    a, b, c = (compile_program("counter x\n", name) for name in ("a.mtail", "b.mtail", "c.mtail"))
+    glob = f"cri://{tmp_path}/*.log"
+    router = LogRouter([LogSpec.parse(f"a={glob}?stream=stdout"), LogSpec.parse(f"b={glob}?stream=stderr"),
+                        LogSpec.parse(f"c={glob}")])
+    path = str(tmp_path / "0.log")
+    assert [p.name for p in router.select(path, [a, b, c], "stdout")] == ["a.mtail", "c.mtail"]
+    assert [p.name for p in router.select(path, [a, b, c], "stderr")] == ["b.mtail", "c.mtail"]
+    assert [p.name for p in router.select(path, [a, b, c])] == ["a.mtail", "b.mtail", "c.mtail"]
+
+
 def test_dry_run_default_is_the_apache_program_only():
     result = cli("dry-run", "-q", str(EXAMPLES / "nginx_access.log"))
     assert result.returncode == 0, result.stderr

@@ -22,6 +22,19 @@ def test_kinds():
     assert SourceAddress.parse("tcp://:5140").host == ""
     cri = SourceAddress.parse("cri:///var/log/pods/*/*/*.log")
     assert (cri.kind, cri.path, cri.is_stream) == ("cri", "/var/log/pods/*/*/*.log", False)
+    assert cri.reads_stream("stdout") and cri.reads_stream("stderr")
+
+
+def test_container_stream_filter():
+    stdout = SourceAddress.parse("docker:///var/lib/docker/containers/*/*-json.log?stream=stdout")
+    assert (stdout.path, stdout.streams) == ("/var/lib/docker/containers/*/*-json.log", {"stdout"})
+    assert stdout.reads_stream("stdout") and not stdout.reads_stream("stderr")
+    both = SourceAddress.parse("cri:///p/*.log?stream=stdout&stream=stderr")
+    assert both.streams == frozenset() and both.reads_stream("stderr")
+    # "?" is also a glob's any-character: only "?NAME=" at the end starts the options.
+    glob = SourceAddress.parse("cri:///var/log/pods/*/*/?.log")
+    assert (glob.path, glob.streams) == ("/var/log/pods/*/*/?.log", frozenset())
+    assert SourceAddress.parse("cri:///p/?.log?stream=stderr").path == "/p/?.log"
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -32,6 +45,12 @@ def test_kinds():
     ("udp://127.0.0.1:5140?tag=x", "syslog+"),
     ("syslog+udp://127.0.0.1:5140?tga=x", "unknown option"),
     ("cri://pods/*.log", "absolute path"),
+    ("cri:///p/*.log?stream=both", "stream is stdout or stderr"),
+    ("cri:///p/*.log?stream=", "stream is stdout or stderr"),
+    ("docker:///p/*.log?tag=x", "not container logs"),
+    ("cri:///p/*.log?stream=stdout&limit=1", "unknown option 'limit'"),
+    ("syslog+udp://127.0.0.1:5140?stream=stdout", "for cri:// and docker://"),
+    ("tcp://127.0.0.1:5140?stream=stdout", "for cri:// and docker://"),
 ])
 def test_bad_urls_say_why(text, says):
     with pytest.raises(AddressError, match=says):

@@ -19,6 +19,14 @@ def test_cri_lines_and_partials_joined_per_stream():
     assert log.stats.malformed == 0
 
 
+def test_streams_kept_apart_in_order_with_parts_joined():
+    log = ContainerLog("cri", 1 << 20)
+    lines = [cri("stdout", "P", "GET "), cri("stderr", "F", "error one"), cri("stdout", "F", "/a"),
+             cri("stderr", "P", "error "), cri("stdout", "F", "GET /b"), cri("stderr", "F", "two")]
+    assert log.unwrap_streams(lines) == {"stdout": ["GET /a", "GET /b"], "stderr": ["error one", "error two"]}
+    assert log.unwrap_streams([cri("stderr", "P", "cut")]) == {}  # waits for its end
+
+
 def test_cri_partial_waits_across_batches_and_garbage_is_counted():
     log = ContainerLog("cri", 1 << 20)
     assert log.unwrap([cri("stdout", "P", "a"), "not cri at all"]) == []

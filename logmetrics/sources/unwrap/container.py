@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from logmetrics.sources.envelope import Envelope
@@ -57,16 +58,32 @@ class ContainerLog:
 
     def unwrap(self, lines: list[str]) -> list[str]:
         """The server's lines inside ``lines``; a line still cut at the end waits for its rest."""
-        read = self._cri if self.fmt == "cri" else self._docker
         out: list[str] = []
+        self._unwrap(lines, lambda _stream: out)
+        return out
+
+    def unwrap_streams(self, lines: list[str]) -> dict[str, list[str]]:
+        """Like :meth:`unwrap`, the lines kept apart per stream (``stdout``, ``stderr``), in order."""
+        outs: dict[str, list[str]] = {}
+
+        def out_of(stream: str) -> list[str]:
+            out = outs.get(stream)
+            if out is None:
+                out = outs[stream] = []
+            return out
+
+        self._unwrap(lines, out_of)
+        return {stream: out for stream, out in outs.items() if out}
+
+    def _unwrap(self, lines: list[str], out_of: Callable[[str], list[str]]) -> None:
+        read = self._cri if self.fmt == "cri" else self._docker
         for line in lines:
             parsed = read(line)
             if parsed is None:
                 self.stats.malformed += 1
                 continue
             stream, text, complete = parsed
-            self._join(stream, text, complete, out)
-        return out
+            self._join(stream, text, complete, out_of(stream))
 
     def _join(self, stream: str, text: str, complete: bool, out: list[str]) -> None:
         parts = self._parts.get(stream)
