@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "program), e.g. apache_error=/var/log/apache2/error.log. Also: - (stdin), "
                           "unix:///PATH, unixgram:///PATH, tcp://HOST:PORT, udp://HOST:PORT, "
                           "syslog+udp://HOST:PORT?tag=TAG (and syslog+tcp, +unix, +unixgram), "
-                          "cri:///GLOB, docker:///GLOB (?stream=stdout|stderr: one stream; see docs/sources.md)")
+                          "cri:///GLOB, docker:///GLOB (?stream=stdout|stderr: one stream; "
+                          "see docs/sources.md)")
     run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                      help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
                           "interface; 'none' serves nothing, with --textfile)")
