@@ -57,8 +57,10 @@ _VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
 _AUTH = {"NoClientCert": ssl.CERT_NONE, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
          "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}
 _BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
-# Checked for unknown users, so that a wrong user name costs as much time as a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(b"logmetrics-dummy", bcrypt.gensalt(rounds=10))
+# Checked for unknown users, so that a wrong user name costs as much time as a wrong password:
+# a hash at cost 10 (of "logmetrics-dummy"), written out rather than made at import, which took
+# every start some 60 ms of CPU.
+_DUMMY_HASH = b"$2b$10$3Jzg2YPIEqUk/i1LBOVL2OTqmmCYfgyJ0gsO/2QqAWgBOwjATLtX6"
 #: bcrypt checks running at once, in the whole process: each takes a core for ~50 ms
 #: (cost 10), so a flood of wrong passwords must not take every core from ingestion.
 HASH_CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
