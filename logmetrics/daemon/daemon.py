@@ -25,7 +25,7 @@ from logmetrics.daemon.statedir import StateDir, default_state_dir
 from logmetrics.daemon.streammetrics import StreamCollector
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_MAX_FILE_METRICS, DEFAULT_TEXTFILE_INTERVAL
 from logmetrics.errors import LogmetricsError
-from logmetrics.exposition.collector import StoreCollector
+from logmetrics.exposition.collector import Registry, StoreCollector
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.exposition.textfile import TextfileWriter
 from logmetrics.grok import PatternLibrary
@@ -170,7 +170,7 @@ class Daemon:
 
     def _registry(self, timestamps: bool) -> CollectorRegistry:
         """The programs' metrics and logmetrics' own, nothing else."""
-        registry = CollectorRegistry(auto_describe=False)
+        registry = Registry()
         registry.register(StoreCollector(self.runtime.store, prog_label=self.options.prog_label,
                                          timestamps=timestamps))
         registry.register(SelfCollector(self.runtime, self.follower.stats, self.reloader.counts,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -22,7 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from logmetrics.exposition.families import cumulative, families, help_text
-from logmetrics.exposition.text import go_label_float
+from logmetrics.exposition.text import go_label_float, legacy_names, render_text
 from logmetrics.store import Kind, Metric, MetricStore
 
 
@@ -40,6 +41,31 @@ class StoreCollector(Collector):
             for metric in family.metrics:
                 _add_samples(out, metric, family.extra_values(metric), self.timestamps)
             yield out
+
+    def write(self, openmetrics: bool, legacy_only: bool = False) -> str | None:
+        """The store's families written by our own writer (:mod:`.text`), many times faster than
+        prometheus-client's; OpenMetrics without its ``# EOF``. With ``legacy_only``, None when a
+        name needs more than the classic character set (the scraper asked to keep such names)."""
+        if legacy_only and not legacy_names(self.store, self.prog_label):
+            return None
+        return render_text(self.store, self.prog_label, self.timestamps, openmetrics=openmetrics)
+
+
+class Registry(CollectorRegistry):
+    """A registry that lists its collectors in order, so that ``/metrics`` can write the
+    store's itself and leave only the others to prometheus-client (see server.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_describe=False)
+        self.collectors: list[Collector] = []
+
+    def register(self, collector: Collector) -> None:
+        super().register(collector)
+        self.collectors.append(collector)
+
+    def unregister(self, collector: Collector) -> None:
+        super().unregister(collector)
+        self.collectors.remove(collector)
 
 
 def _new_family(metric: Metric, labels: list[str]) -> PrometheusFamily:

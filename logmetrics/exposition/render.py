@@ -35,10 +35,7 @@ def render(store: MetricStore, fmt: str = "prometheus", prog_label: bool = False
         # Our own writer, byte for byte what prometheus-client writes, without its import cost.
         return render_text(store, prog_label, timestamps)
     if fmt == "openmetrics":
-        from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
-
-        written: bytes = generate_openmetrics(registry_for(store, prog_label, timestamps))
-        return written.decode("utf-8")
+        return render_text(store, prog_label, timestamps, openmetrics=True) + "# EOF\n"
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

@@ -1,9 +1,11 @@
 """The HTTP endpoint: ``/metrics`` for Prometheus, and a few plain pages.
 
-prometheus-client renders and negotiates (Prometheus text or OpenMetrics, as
-the scraper asks; gzip when accepted); this module routes requests, checks
-basic auth and wraps connections in TLS as a web config file says (see
-webconfig.py). It binds to loopback unless told otherwise: a sidecar is
+``/metrics`` answers in the format the scraper asks for (Prometheus text or
+OpenMetrics, negotiated as prometheus-client does; gzip when accepted): the
+store is written by our own writer, logmetrics' own metrics by
+prometheus-client, and whole bodies are rendered once and shared (cache.py).
+This module routes requests, checks basic auth and wraps connections in TLS
+as a web config file says (see webconfig.py). It binds to loopback unless told otherwise: a sidecar is
 scraped from the same host or pod.
 
 Connections are handled in two stages, so that slow or hostile clients cost
@@ -47,11 +49,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.core import Metric as Family
 from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES, VALUES
 from prometheus_client.registry import Collector
 
 from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_PORT
 from logmetrics.errors import LogmetricsError
+from logmetrics.exposition.cache import GZIP_LEVEL, RenderCache
+from logmetrics.exposition.collector import Registry, StoreCollector
 from logmetrics.exposition.webconfig import (
     WebConfig,
     WebConfigError,
@@ -266,21 +271,80 @@ class _Selected(Collector):
         return sample
 
 
-def _metrics(registry: Collector, environ: dict[str, Any], respond: Callable[..., Any]) -> Iterable[bytes]:
-    """``/metrics``: the format the scraper accepts, gzip if it asks, ``name[]`` filtering."""
-    encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
-    names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
-    selected = set(names) if names else None
+#: Escaping schemes under which names of the classic character set are written unchanged.
+_KEEPS_LEGACY_NAMES = (UNDERSCORES, ALLOWUTF8, VALUES)
+
+
+def _negotiate(accept: str) -> tuple[Callable[[Collector], bytes], str, tuple[bool, str]]:
+    """prometheus-client's encoder and content type for an Accept header, and the format as a
+    short key: (OpenMetrics or not, the escaping of names)."""
+    encoder, content_type = choose_encoder(accept)
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    _, found, escaping = content_type.partition("escaping=")
+    return encoder, content_type, (openmetrics, escaping.strip() if found else UNDERSCORES)
+
+
+def _render(registry: Collector, encoder: Callable[[Collector], bytes], openmetrics: bool,
+            escaping: str) -> bytes:
+    """The whole registry in one format: the store by our own writer, the other collectors by
+    prometheus-client, in the registry's order; a scrape never fails for one bad sample."""
     try:
-        output = encoder(_Selected(registry, selected, checked=False) if selected else registry)
+        if not isinstance(registry, Registry) or escaping not in _KEEPS_LEGACY_NAMES:
+            return encoder(registry)
+        parts: list[bytes] = []
+        others: list[Collector] = []
+        for collector in [*registry.collectors, None]:
+            written = None
+            if isinstance(collector, StoreCollector):
+                written = collector.write(openmetrics, legacy_only=escaping != UNDERSCORES)
+            if written is None and collector is not None:
+                others.append(collector)
+                continue
+            if others:  # the collectors before this one, through prometheus-client
+                out = encoder(_Chain(others))
+                parts.append(out.removesuffix(b"# EOF\n") if openmetrics else out)
+                others = []
+            if written is not None:
+                parts.append(written.encode("utf-8"))
+        if openmetrics:
+            parts.append(b"# EOF\n")
+        return b"".join(parts)
     except (ValueError, TypeError, OverflowError) as exc:
-        checked = _Selected(registry, selected, checked=True)
+        checked = _Selected(registry, None, checked=True)
         output = encoder(checked)
         log.warning("a scrape met %d sample(s) it cannot write (%s: %s); they were left out or "
                     "written without their timestamp", checked.dropped, type(exc).__name__, exc)
-    headers = [("Content-Type", content_type)]
-    if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
-        output = gzip.compress(output)
+        return output
+
+
+class _Chain(Collector):
+    """Several collectors as one, for prometheus-client's writers."""
+
+    def __init__(self, collectors: list[Collector]) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterator[Family]:
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
+def _metrics(registry: Collector, cache: RenderCache, environ: dict[str, Any],
+             respond: Callable[..., Any]) -> Iterable[bytes]:
+    """``/metrics``: the format the scraper accepts, gzip if it asks, ``name[]`` filtering.
+
+    Whole bodies come from ``cache`` (see cache.py); a filtered scrape is rendered for itself."""
+    encoder, content_type, key = _negotiate(environ.get("HTTP_ACCEPT", ""))
+    names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
+    gzipped = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
+    if names:
+        output = _render(_Selected(registry, set(names), checked=False), encoder, *key)
+        if gzipped:
+            output = gzip.compress(output, compresslevel=GZIP_LEVEL)
+    else:
+        rendered = cache.get(key, lambda: _render(registry, encoder, *key))
+        output = rendered.gzipped() if gzipped else rendered.body
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(output)))]
+    if gzipped:
         headers.append(("Content-Encoding", "gzip"))
     respond("200 OK", headers)
     return [output]
@@ -292,7 +356,9 @@ PageHandler = Callable[[dict[str, Any]], "tuple[str, list[tuple[str, str]], byte
 
 
 def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = None,
-         health: Callable[[], str | None] | None = None) -> Callable[..., Iterable[bytes]]:
+         health: Callable[[], str | None] | None = None,
+         cache: RenderCache | None = None) -> Callable[..., Iterable[bytes]]:
+    cache = cache if cache is not None else RenderCache()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         config = web.current()
@@ -323,7 +389,7 @@ def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = No
             respond("405 Method Not Allowed", [("Allow", "GET, HEAD")])
             return [b""]
         if path == "/metrics":
-            return _metrics(registry, environ, respond)
+            return _metrics(registry, cache, environ, respond)
         if path == "/":
             respond("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [_LANDING]
@@ -690,8 +756,10 @@ class MetricsServer:
 
     def __init__(self, registry: CollectorRegistry, listen: str = DEFAULT_LISTEN,
                  web_config: Path | None = None, pages: PageHandler | None = None,
-                 health: Callable[[], str | None] | None = None, limits: HttpLimits | None = None) -> None:
-        """``pages`` answers the paths other than /metrics and the probes (see PageHandler)."""
+                 health: Callable[[], str | None] | None = None, limits: HttpLimits | None = None,
+                 cache: RenderCache | None = None) -> None:
+        """``pages`` answers the paths other than /metrics and the probes (see PageHandler);
+        ``cache`` keeps the rendered bodies (a new one by default)."""
         self.host, port = parse_listen(listen)
         web = _ConfigSource(web_config)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -708,7 +776,7 @@ class MetricsServer:
         self._listener = listener
         config = web.current()
         self.scheme = "https" if config is not None and config.tls is not None else "http"
-        context = _Context(_app(registry, web, pages, health), self.host, self.port)
+        context = _Context(_app(registry, web, pages, health, cache), self.host, self.port)
         self._loop = _ConnectionLoop(listener, web, context, limits or HttpLimits())
         registry.register(_WebCollector(web, self._loop.dropped))
         self._thread = threading.Thread(target=self._loop.run, name="metrics-http", daemon=True)

@@ -1,14 +1,13 @@
-"""The Prometheus text format (0.0.4), written straight from the store.
+"""The Prometheus text format (0.0.4) and OpenMetrics 1.0, written straight from the store.
 
-``/metrics`` is served through prometheus-client's registry and exposition
-code. The one-shot commands (dry-run, test) only need the text: importing
-prometheus-client's exposition module pulls in http.server, urllib.request,
-ssl and wsgiref, about 40 ms of a dry-run's start-up, which on a 345,562-line
-log is 4% of the whole run. This module writes the same bytes that
-``prometheus_client.generate_latest`` writes for :class:`StoreCollector`
-(a test holds the two equal on generated stores), with no import beyond the
-store; which metrics, families, help texts and buckets are written is decided
-in :mod:`.families`, for every writer.
+This writer serves the store's part of ``/metrics`` (in both formats) and the
+one-shot commands (dry-run, test), which then need not import
+prometheus-client's exposition module (http.server, urllib.request, ssl and
+wsgiref: about 40 ms of a dry-run's start-up). It writes the same bytes that
+``prometheus_client``'s writers write for :class:`StoreCollector` (tests hold
+them equal on generated stores), several times faster: a scrape of 100,000
+series is rendered on every scrape interval. Which metrics, families, help
+texts and buckets are written is decided in :mod:`.families`, for every writer.
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
-from logmetrics.exposition.families import cumulative, families, help_text, sample_name, type_name
+from logmetrics.exposition.families import base_name, cumulative, families, help_text, sample_name, type_name
 from logmetrics.store import Kind, Metric, MetricStore
 
 
@@ -85,12 +85,26 @@ def safe_name(name: str, metric: bool = True) -> str:
                    for i, c in enumerate(name))
 
 
+def legacy_names(store: MetricStore, prog_label: bool = False) -> bool:
+    """Whether every exported name and label name is within the classic character set
+    (so that every escaping scheme a scraper may ask for writes them unchanged)."""
+    for family in families(store, prog_label):
+        if not _LEGACY_METRIC_NAME.fullmatch(sample_name(family.first)):
+            return False
+        if not all(_LEGACY_LABEL_NAME.fullmatch(name) for name in family.labels):
+            return False
+    return True
+
+
 def _escape_label(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
 
 
-def _escape_help(text: str) -> str:
-    return text.replace("\\", r"\\").replace("\n", r"\n")
+def _escape_help(text: str, openmetrics: bool = False) -> str:
+    text = text.replace("\\", r"\\").replace("\n", r"\n")
+    return text.replace('"', r"\"") if openmetrics else text  # OpenMetrics escapes quotes in HELP too
 
 
 def _labels(names: tuple[str, ...] | list[str], values: tuple[str, ...] | list[str]) -> str:
@@ -101,39 +115,102 @@ def _labels(names: tuple[str, ...] | list[str], values: tuple[str, ...] | list[s
     return "{" + ",".join(f'{safe_name(n, False)}="{_escape_label(v)}"' for n, v in pairs) + "}"
 
 
-def _stamp(stamps: dict[tuple[str, ...], float], key: tuple[str, ...]) -> str:
-    stamp = stamps.get(key)
-    return "" if stamp is None else f" {int(float(stamp) * 1000):d}"
+def _sample_value(value: Any) -> str:
+    """:func:`go_float`, with the common case of a small integer counter first (most samples)."""
+    if type(value) is int and -_EXACT < value < 1_000_000:
+        return f"{value}.0"
+    return go_float(value)
 
 
-def _family_lines(metric: Metric) -> str:
+#: Integers below this in magnitude are written by repr(float(n)) as "n.0".
+_EXACT = 10**15
+
+
+def _template(name: str, labels: list[str], count: int, fixed: list[str]) -> str | None:
+    """A ``str.format`` template writing a sample's name and labels: ``{0}``, ``{1}``... are the
+    ``count`` label values of a series (escaped), ``fixed`` the values of the labels after them
+    (the program's name, a bucket's ``le``). None when label names repeat (sorted by value then)."""
+    if len(set(labels)) != len(labels):
+        return None
+    if not labels:
+        return name
+    slots = [f"{{{i}}}" for i in range(count)] + [
+        _escape_label(v).replace("{", "{{").replace("}", "}}") for v in fixed]
+    pairs = sorted(zip(labels, slots, strict=True))
+    return name + "{{" + ",".join(f'{safe_name(n, False)}="{slot}"' for n, slot in pairs) + "}}"
+
+
+def _stamp_text(stamp: Any, openmetrics: bool) -> str:
+    """A sample's timestamp: milliseconds in the text format, the seconds as given in OpenMetrics."""
+    if stamp is None:
+        return ""
+    return f" {stamp}" if openmetrics else f" {int(float(stamp) * 1000):d}"
+
+
+def _family_lines(metric: Metric, openmetrics: bool = False) -> str:
+    if openmetrics:  # the family's name (a counter's without _total), HELP first
+        name = safe_name(base_name(metric))
+        return f"# HELP {name} {_escape_help(help_text(metric), True)}\n# TYPE {name} {type_name(metric)}\n"
     name = safe_name(sample_name(metric))
     return f"# HELP {name} {_escape_help(help_text(metric))}\n# TYPE {name} {type_name(metric)}\n"
 
 
-def sample_lines(metric: Metric, labels: list[str], extra: list[str], timestamps: bool) -> Iterator[str]:
-    """The sample lines of one metric, ``labels`` naming its label values then ``extra``."""
+def sample_lines(metric: Metric, labels: list[str], extra: list[str], timestamps: bool,
+                 openmetrics: bool = False) -> Iterator[str]:
+    """The sample lines of one metric, ``labels`` naming its label values then ``extra``.
+
+    A hundred thousand series are written on every scrape, so the work that does not
+    depend on the series (sorting label names, escaping the program's name) is done
+    once per metric, in a template."""
     stamps = dict(metric.stamps) if timestamps else {}
     name = safe_name(sample_name(metric))
+    count = len(labels) - len(extra)
+    escape = _escape_label
     if metric.kind is Kind.HISTOGRAM:
+        bounds = [*metric.buckets, math.inf]
+        buckets = [_template(f"{name}_bucket", [*labels, "le"], count, [*extra, go_label_float(b)])
+                   for b in bounds]
+        totals = [_template(f"{name}_{part}", labels, count, extra) for part in ("count", "sum")]
         for key, value in sorted(metric.snapshot()):
-            values = [*key, *extra]
-            stamp = _stamp(stamps, key)
-            for bound, count in cumulative(metric.buckets, value):
-                le = go_label_float(bound)
-                yield f"{name}_bucket{_labels([*labels, 'le'], [*values, le])} {go_float(count)}{stamp}\n"
-            yield f"{name}_count{_labels(labels, values)} {go_float(count)}{stamp}\n"
-            yield f"{name}_sum{_labels(labels, values)} {go_float(value[-1])}{stamp}\n"
+            values = [escape(v) for v in key]
+            stamp = _stamp_text(stamps.get(key), openmetrics) if stamps else ""
+            for i, (bound, running) in enumerate(cumulative(metric.buckets, value)):
+                template = buckets[i]
+                head = (template.format(*values) if template is not None else
+                        f"{name}_bucket{_labels([*labels, 'le'], [*key, *extra, go_label_float(bound)])}")
+                yield f"{head} {_sample_value(running)}{stamp}\n"
+            for suffix, template, number in (("_count", totals[0], running), ("_sum", totals[1], value[-1])):
+                head = (template.format(*values) if template is not None else
+                        f"{name}{suffix}{_labels(labels, [*key, *extra])}")
+                yield f"{head} {_sample_value(number)}{stamp}\n"
+        return
+    template = _template(name, labels, count, extra)
+    if template is None:
+        for key, value in sorted(metric.snapshot()):
+            stamp = _stamp_text(stamps.get(key), openmetrics) if stamps else ""
+            yield f"{name}{_labels(labels, [*key, *extra])} {go_float(value)}{stamp}\n"
+        return
+    form = template.format
+    if not stamps:
+        if count == 1:
+            for (label,), value in sorted(metric.snapshot()):
+                yield f"{form(escape(label))} {_sample_value(value)}\n"
+        else:
+            for key, value in sorted(metric.snapshot()):
+                yield f"{form(*map(escape, key))} {_sample_value(value)}\n"
         return
     for key, value in sorted(metric.snapshot()):
-        yield f"{name}{_labels(labels, [*key, *extra])} {go_float(value)}{_stamp(stamps, key)}\n"
+        yield f"{form(*map(escape, key))} {_sample_value(value)}{_stamp_text(stamps.get(key), openmetrics)}\n"
 
 
-def render_text(store: MetricStore, prog_label: bool = False, timestamps: bool = False) -> str:
-    """The store's exported metrics in the Prometheus text format."""
+def render_text(store: MetricStore, prog_label: bool = False, timestamps: bool = False,
+                openmetrics: bool = False) -> str:
+    """The store's exported metrics in the Prometheus text format, or as OpenMetrics 1.0
+    without the closing ``# EOF`` (the caller may add other collectors' families first)."""
     parts: list[str] = []
     for family in families(store, prog_label):
-        parts.append(_family_lines(family.first))
+        parts.append(_family_lines(family.first, openmetrics))
         for metric in family.metrics:
-            parts.extend(sample_lines(metric, family.labels, family.extra_values(metric), timestamps))
+            extra = family.extra_values(metric)
+            parts.extend(sample_lines(metric, family.labels, extra, timestamps, openmetrics))
     return "".join(parts)
