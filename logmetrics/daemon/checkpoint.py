@@ -5,7 +5,9 @@ describe the same moment. Every line before the positions is counted in the
 values, and none after. After a crash (even ``kill -9``) the daemon restarts
 from the last complete commit: lines after its positions are read again and
 counted once. A metric's values are restored only into a metric of the same
-program whose declaration is unchanged (same kind, labels and buckets).
+program whose declaration is unchanged (same kind, labels and buckets), with
+the clocks of ``del ... after``: what a reload keeps (``store.Carried``), a
+restart keeps too.
 
 Cost. Rewriting every series each second made the checkpoint the daemon's
 largest cost at high cardinality (a 3.2 MB JSON file for 100,000 label sets:
@@ -38,13 +40,16 @@ each a list naming what it does:
     ["reset", prog, metric, signature]      the metric starts empty (new, or redeclared)
     ["set", prog, metric, [[labels, value], ...]]
     ["del", prog, metric, [labels, ...]]
+    ["expiry", prog, metric, [[labels, seconds, updated], ...]]   del ... after clocks
+    ["noexpiry", prog, metric, [labels, ...]]
     ["drop", prog, metric]                  the metric is no longer loaded
     ["pos", {path: [dev, ino, head, head_len, offset], ...}]
     ["gone", [path, ...]]                   no longer followed
     ["commit", seq]
 
 Lines take effect only at the ``commit`` line after them, so a torn last write
-is ignored as a whole. A checkpoint of the wrong shape (hand-edited, damaged,
+is ignored as a whole. A checkpoint of a version that saved no expiry records
+loads with no clocks, as before. A checkpoint of the wrong shape (hand-edited, damaged,
 from another version) never stops the daemon: what is malformed is dropped
 with a warning, the rest is used. File names in paths that are not UTF-8 are
 stored as JSON's ``\\udcXX`` escapes (Python's surrogateescape) and read back
@@ -68,7 +73,7 @@ from typing import Any
 from logmetrics.atomicfile import atomic_writer, fsync_dir
 from logmetrics.runtime.engine import Runtime
 from logmetrics.sources.positions import LegacyOffsets, Position, position_from_json, position_to_json
-from logmetrics.store import Kind
+from logmetrics.store import Carried
 
 log = logging.getLogger(__name__)
 
@@ -85,27 +90,22 @@ MIN_INTERVAL = 1.0
 MIN_COMPACT_BYTES = 1 << 20
 
 MetricKey = tuple[str, str]  # (program, metric)
-Values = dict[tuple[str, ...], Any]
 
 
 @dataclass
 class Capture:
     """Values and positions of one moment, taken on the main loop."""
 
-    metrics: dict[MetricKey, tuple[list[Any], Values]]
+    metrics: dict[MetricKey, tuple[list[Any], Carried]]
     positions: dict[str, Position]
 
 
 def capture(runtime: Runtime | None, positions: dict[str, Position]) -> Capture:
     """Copy every metric's values and ``positions`` (no values when ``runtime`` is None)."""
-    metrics: dict[MetricKey, tuple[list[Any], Values]] = {}
+    metrics: dict[MetricKey, tuple[list[Any], Carried]] = {}
     for program in runtime.programs if runtime is not None else ():
         for name, metric in program.metrics.items():
-            if metric.kind is Kind.HISTOGRAM:  # values are lists updated in place
-                values = {k: list(v) for k, v in list(metric.values.items())}
-            else:
-                values = metric.values.copy()
-            metrics[program.name, name] = (metric.signature, values)
+            metrics[program.name, name] = (metric.signature, metric.carried())
     return Capture(metrics, dict(positions))
 
 
@@ -116,7 +116,7 @@ def capture(runtime: Runtime | None, positions: dict[str, Position]) -> Capture:
 class Saved:
     """What a checkpoint holds once read and checked."""
 
-    metrics: dict[MetricKey, tuple[list[Any], Values]] = field(default_factory=dict)
+    metrics: dict[MetricKey, tuple[list[Any], Carried]] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
     seq: int = 0
     found: bool = False  # some checkpoint (new or legacy) was there
@@ -148,7 +148,7 @@ def _apply(op: Any, saved: Saved, problems: _Problems) -> bool:
     if not isinstance(op, list) or not op or not isinstance(op[0], str):
         return False
     kind, args = op[0], op[1:]
-    if kind in ("reset", "set", "del", "drop"):
+    if kind in ("reset", "set", "del", "drop", "expiry", "noexpiry"):
         if len(args) < 2 or not isinstance(args[0], str) or not isinstance(args[1], str):
             return False
         key = (args[0], args[1])
@@ -157,23 +157,11 @@ def _apply(op: Any, saved: Saved, problems: _Problems) -> bool:
         elif kind == "reset":
             if len(args) != 3 or not isinstance(args[2], list):
                 return False
-            saved.metrics[key] = (args[2], {})
+            saved.metrics[key] = (args[2], Carried())
         elif key not in saved.metrics or len(args) != 3 or not isinstance(args[2], list):
             return False
-        elif kind == "set":
-            values = saved.metrics[key][1]
-            for entry in args[2]:
-                labels = _labels(entry[0]) if isinstance(entry, list) and len(entry) == 2 else None
-                if labels is None:
-                    problems.add("malformed label sets")
-                else:
-                    values[labels] = entry[1]
         else:
-            values = saved.metrics[key][1]
-            for entry in args[2]:
-                labels = _labels(entry)
-                if labels is not None:
-                    values.pop(labels, None)
+            _apply_values(kind, args[2], saved.metrics[key][1], problems)
         return True
     if kind == "pos" and len(args) == 1 and isinstance(args[0], dict):
         for path, value in args[0].items():
@@ -190,6 +178,29 @@ def _apply(op: Any, saved: Saved, problems: _Problems) -> bool:
                 saved.positions.pop(path, None)
         return True
     return False
+
+
+def _apply_values(kind: str, entries: list[Any], carried: Carried, problems: _Problems) -> None:
+    """A set, del, expiry or noexpiry record's entries into one metric's ``carried``.
+    Clocks are checked when restored (``Metric.carry_over``)."""
+    if kind in ("set", "expiry"):
+        width = 2 if kind == "set" else 3
+        for entry in entries:
+            labels = _labels(entry[0]) if isinstance(entry, list) and len(entry) == width else None
+            if labels is None:
+                problems.add("malformed label sets")
+            elif kind == "set":
+                carried.values[labels] = entry[1]
+            else:
+                carried.expiry[labels], carried.updated[labels] = entry[1], entry[2]
+        return
+    for entry in entries:
+        labels = _labels(entry)
+        if labels is not None:
+            if kind == "del":
+                carried.values.pop(labels, None)
+            carried.expiry.pop(labels, None)
+            carried.updated.pop(labels, None)
 
 
 def _replay(path: Path, saved: Saved, problems: _Problems) -> bool:
@@ -314,10 +325,11 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
 
 def _full(capture: Capture) -> Iterator[list[Any]]:
     """The operations that rebuild ``capture`` from nothing."""
-    for (prog, name), (signature, values) in capture.metrics.items():
+    for (prog, name), (signature, carried) in capture.metrics.items():
         yield ["reset", prog, name, signature]
-        for chunk in _chunks(list(values.items())):
+        for chunk in _chunks(list(carried.values.items())):
             yield ["set", prog, name, chunk]
+        yield from _clock_changes(prog, name, Carried(), carried)
     paths = list(capture.positions.items())
     for chunk in _chunks(paths):
         yield ["pos", {p: position_to_json(pos) for p, pos in chunk}]
@@ -327,13 +339,14 @@ def _changes(old: Capture, new: Capture) -> Iterator[list[Any]]:
     """The operations that turn ``old`` into ``new``."""
     for key in old.metrics.keys() - new.metrics.keys():
         yield ["drop", *key]
-    for (prog, name), (signature, values) in new.metrics.items():
+    for (prog, name), (signature, carried) in new.metrics.items():
         before = old.metrics.get((prog, name))
         if before is None or before[0] != signature:
             yield ["reset", prog, name, signature]
-            previous: Values = {}
+            earlier = Carried()
         else:
-            previous = before[1]
+            earlier = before[1]
+        previous, values = earlier.values, carried.values
         missing = object()
         changed = [(k, v) for k, v in values.items() if previous.get(k, missing) != v]
         for chunk in _chunks(changed):
@@ -341,12 +354,27 @@ def _changes(old: Capture, new: Capture) -> Iterator[list[Any]]:
         deleted = [k for k in previous if k not in values] if previous else []
         for chunk in _chunks(deleted):
             yield ["del", prog, name, chunk]
+        yield from _clock_changes(prog, name, earlier, carried)
     moved = [(p, pos) for p, pos in new.positions.items() if old.positions.get(p) != pos]
     for chunk in _chunks(moved):
         yield ["pos", {p: position_to_json(pos) for p, pos in chunk}]
     gone = [p for p in old.positions if p not in new.positions]
     for chunk in _chunks(gone):
         yield ["gone", chunk]
+
+
+def _clock_changes(prog: str, name: str, old: Carried, new: Carried) -> Iterator[list[Any]]:
+    """The records that turn ``old``'s ``del ... after`` clocks into ``new``'s."""
+    if not (old.expiry or new.expiry):
+        return
+    changed = [[k, after, new.updated.get(k)] for k, after in new.expiry.items()
+               if (old.expiry.get(k), old.updated.get(k)) != (after, new.updated.get(k))]
+    for chunk in _chunks(changed):
+        yield ["expiry", prog, name, chunk]
+    # A deleted label set's clock goes with its "del" record.
+    stopped = [k for k in old.expiry if k not in new.expiry and (k in new.values or k not in old.values)]
+    for chunk in _chunks(stopped):
+        yield ["noexpiry", prog, name, chunk]
 
 
 def _encode(ops: Iterable[list[Any]], seq: int) -> Iterator[bytes]:

@@ -93,8 +93,9 @@ class Program:
         return matched
 
     def adopt(self, old: Program) -> None:
-        """Keep the values of ``old``'s metrics whose declaration did not change (reload)."""
+        """Keep what ``old``'s metrics held where their declaration did not change (reload); a
+        restart keeps the same through the daemon's checkpoint."""
         for name, metric in self.metrics.items():
             before = old.metrics.get(name)
             if before is not None and before.signature == metric.signature:
-                metric.carry_over(before.values, before.expiry, before.updated)
+                metric.carry_over(before.carried())

@@ -4,11 +4,12 @@ from logmetrics.store.metric import (
     DEFAULT_MAX_LABEL_SETS,
     DEFAULT_MAX_LABEL_VALUE_BYTES,
     DEFAULT_MAX_SERIES_BYTES,
+    Carried,
     Kind,
     LabelValues,
     Metric,
 )
 from logmetrics.store.registry import MetricStore
 
-__all__ = ["DEFAULT_MAX_LABEL_SETS", "DEFAULT_MAX_LABEL_VALUE_BYTES", "DEFAULT_MAX_SERIES_BYTES", "Kind",
-           "LabelValues", "Metric", "MetricStore"]
+__all__ = ["DEFAULT_MAX_LABEL_SETS", "DEFAULT_MAX_LABEL_VALUE_BYTES", "DEFAULT_MAX_SERIES_BYTES", "Carried",
+           "Kind", "LabelValues", "Metric", "MetricStore"]

@@ -16,9 +16,9 @@ import enum
 import math
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 #: Label sets a dimensioned metric may hold unless its program sets ``limit``.
 DEFAULT_MAX_LABEL_SETS = 10_000
@@ -31,7 +31,7 @@ DEFAULT_MAX_SERIES_BYTES = 8 << 20
 TIMESTAMP_RANGE = (-62135596800.0, 253402300799.0)
 
 
-def valid_timestamp(value: object) -> bool:
+def valid_timestamp(value: object) -> TypeGuard[float]:
     """True for a finite number of seconds within :data:`TIMESTAMP_RANGE`."""
     return (isinstance(value, int | float) and not isinstance(value, bool)
             and TIMESTAMP_RANGE[0] <= value <= TIMESTAMP_RANGE[1])  # NaN compares False
@@ -48,6 +48,20 @@ class Kind(enum.Enum):
 
 
 LabelValues = tuple[str, ...]
+
+
+@dataclass
+class Carried:
+    """What a metric hands its next life, when a reloaded program or the restarted daemon
+    declares it again unchanged (see :attr:`Metric.signature`): the values, and the clocks of
+    ``del ... after``. :meth:`Metric.carried` takes it, :meth:`Metric.carry_over` puts it back;
+    the daemon's checkpoint saves it in between."""
+
+    values: dict[LabelValues, Any] = field(default_factory=dict)
+    #: Seconds after its last update at which a label set is deleted.
+    expiry: dict[LabelValues, float] = field(default_factory=dict)
+    #: When each label set with an expiry was last updated (seconds since the epoch).
+    updated: dict[LabelValues, float] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -108,21 +122,37 @@ class Metric:
             return _number(value) and math.isfinite(value)
         return _number(value)
 
-    def carry_over(self, values: Mapping[LabelValues, Any], expiry: Mapping[LabelValues, float] | None = None,
-                   updated: Mapping[LabelValues, float] | None = None) -> int:
-        """Take the values (and ``del ... after`` clocks) of this metric's earlier life, whose
-        :attr:`signature` was the same; returns how many values were dropped as unfit."""
+    def carried(self) -> Carried:
+        """A copy of what this metric hands its next life (dict copies made in C, cheap enough
+        for the daemon's main loop at every checkpoint)."""
+        if self.kind is Kind.HISTOGRAM:  # values are lists updated in place
+            values = {k: list(v) for k, v in list(self.values.items())}
+        else:
+            values = self.values.copy()
+        return Carried(values, self.expiry.copy(), self.updated.copy())
+
+    def carry_over(self, carried: Carried, now: float | None = None) -> int:
+        """Take what this metric held in its earlier life, whose :attr:`signature` was the
+        same: its values, and each ``del ... after`` clock with the time of the last update,
+        so that a label set lives as long as it would have. A label set whose clock ran out
+        by ``now`` is not taken. Returns how many values were dropped as unfit."""
+        now = time.time() if now is None else now
         self.values.clear()
+        self.expiry.clear()
+        self.updated.clear()
         dropped = 0
-        for key, value in values.items():
-            if self.holds(key, value):
-                self.values[key] = list(value) if self.kind is Kind.HISTOGRAM else value
-            else:
+        for key, value in carried.values.items():
+            if not self.holds(key, value):
                 dropped += 1
-        for key, seconds in (expiry or {}).items():
-            if key in self.values:
-                self.expiry[key] = seconds
-                self.updated[key] = (updated or {}).get(key, time.time())
+                continue
+            after = carried.expiry.get(key)
+            if after is not None and _number(after) and math.isfinite(after):
+                saved = carried.updated.get(key)
+                updated = saved if valid_timestamp(saved) else now
+                if now - updated >= after:
+                    continue  # deleted while away, as it would have been here
+                self.expiry[key], self.updated[key] = after, updated
+            self.values[key] = list(value) if self.kind is Kind.HISTOGRAM else value
         return dropped
 
     def admit(self, key: LabelValues) -> bool:

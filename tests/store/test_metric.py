@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from logmetrics.store import Kind, Metric
+from logmetrics.store import Carried, Kind, Metric
 from tests.helpers import compile_program
 
 
@@ -21,12 +21,13 @@ def test_the_signature_is_what_decides_and_hidden_does_not_count():
 
 def test_carry_over_keeps_what_the_metric_can_hold_and_counts_the_rest():
     counter = Metric("c", "c_total", Kind.COUNTER, labels=("a",))
-    dropped = counter.carry_over({("x",): 3, ("y", "z"): 1, ("w",): math.nan, ("v",): "7", ("u",): True})
+    saved = {("x",): 3, ("y", "z"): 1, ("w",): math.nan, ("v",): "7", ("u",): True}
+    dropped = counter.carry_over(Carried(saved))
     assert counter.values == {("x",): 3}
     assert dropped == 4
     histogram = Metric("h", "h", Kind.HISTOGRAM, buckets=(1.0,))
     saved = [1, 2, 3.5]
-    assert histogram.carry_over({(): saved, ("a",): [1, 2, 3.5]}) == 1
+    assert histogram.carry_over(Carried({(): saved, ("a",): [1, 2, 3.5]})) == 1
     assert histogram.values == {(): [1, 2, 3.5]}
     assert histogram.values[()] is not saved  # updated in place later: never shared with the source
 
@@ -44,3 +45,19 @@ def test_reload_keeps_values_and_expiry_clocks_of_unchanged_metrics():
     assert new.metrics["sessions"].updated == old.metrics["sessions"].updated
     assert new.metrics["lines"].values == {}  # redeclared as a gauge: starts afresh
     assert new.metrics["sessions"].expire(max(old.metrics["sessions"].updated.values()) + 3600) == 2
+
+
+def test_a_label_set_whose_clock_ran_out_while_away_is_not_carried_over():
+    gauge = Metric("g", "g", Kind.GAUGE, labels=("id",))
+    now = 1_800_000_000.0
+    carried = Carried({("fresh",): 1, ("stale",): 2, ("kept",): 3, ("bad",): 4},
+                      expiry={("fresh",): 3600.0, ("stale",): 3600.0, ("bad",): 60.0},
+                      updated={("fresh",): now - 3000, ("stale",): now - 3600, ("bad",): math.inf})
+    assert gauge.carry_over(carried, now) == 0  # expired is not unfit: nothing to warn about
+    assert gauge.values == {("fresh",): 1, ("kept",): 3, ("bad",): 4}
+    assert gauge.expiry == {("fresh",): 3600.0, ("bad",): 60.0}
+    # A clock with no readable last update starts now: the label set gets its whole lifetime.
+    assert gauge.updated == {("fresh",): now - 3000, ("bad",): now}
+    assert gauge.expire(now + 59) == 0 and gauge.expire(now + 60) == 1  # bad's whole minute
+    assert gauge.expire(now + 599) == 0 and gauge.expire(now + 600) == 1  # fresh's last ten
+    assert gauge.values == {("kept",): 3}
