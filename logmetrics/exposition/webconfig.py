@@ -41,9 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
-import yaml
-
 from logmetrics.errors import LogmetricsError
 
 _TOP = {"tls_server_config", "basic_auth_users", "http_server_config"}
@@ -119,6 +116,8 @@ class WebConfig:
         if self.known_good(user, password):
             return True
         hashed = self.users.get(user)
+        import bcrypt  # here, as yaml: a daemon without basic auth never needs it
+
         with _hash_slots:
             ok = bcrypt.checkpw(secret, hashed or _DUMMY_HASH) and hashed is not None
         if ok:
@@ -160,6 +159,8 @@ def _strict(section: Any, allowed: set[str], where: str, path: Path) -> dict[str
 
 def load_web_config(path: Path) -> WebConfig:
     """Read and check a web configuration file."""
+    import yaml  # here, as bcrypt: only a daemon given a web config pays for the import
+
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
