@@ -16,7 +16,9 @@ a separate writer process appends lines at a fixed rate. Cases:
   lines/s in batches, with 1,000, 10,000 and 100,000 distinct paths.
 - ``scrape``: the same program; a block of lines appended at once is read
   alone, then again with one client scraping /metrics back to back; the
-  reading rate, the scrapes served per second and a single scrape's time.
+  reading rate, the scrapes served per second, and the time of a single
+  scrape that renders (made 1.5 s after the last one): as a plain client
+  asks (text format) and as Prometheus asks (OpenMetrics, gzip).
 - ``startup``: from process start to the first /metrics answer; ``--help``;
   a one-line dry-run (mtail: ``--one_shot``).
 
@@ -211,13 +213,13 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
 
-    def wait_for(self, count: float, timeout: float = 120.0) -> float:
-        """Seconds until /metrics counts ``count`` requests."""
+    def wait_for(self, count: float, timeout: float = 120.0, poll: float = 0.002) -> float:
+        """Seconds until /metrics counts ``count`` requests, asking every ``poll`` seconds."""
         started = time.perf_counter()
         while requests_counted(self.port) < count:
             if time.perf_counter() - started > timeout:
                 raise SystemExit(f"{self.kind} counted {requests_counted(self.port)} of {count}")
-            time.sleep(0.002)
+            time.sleep(poll)
         return time.perf_counter() - started
 
 
@@ -338,76 +340,93 @@ def case_cardinality(kinds: list[str], repeat: int, seconds: float) -> None:
     print_follow_table("cardinality: requests by path at 50,000 lines/s, batched", rows)
 
 
-def scrape_once(kind: str, paths: int, lines: int, scraping: bool) -> tuple[float, float, float]:
-    """Lines/s reading a block appended at once, scrapes served per second, median scrape time."""
+#: What Prometheus 2 sends: OpenMetrics first, and gzip.
+PROMETHEUS_HEADERS = {
+    "Accept": "application/openmetrics-text;version=1.0.0;q=0.5,"
+    "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+    "Accept-Encoding": "gzip",
+}
+
+
+def timed_scrape(port: int, headers: dict[str, str] | None = None) -> float:
+    """Seconds for one whole scrape, the body read to its end."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers or {})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+    return time.perf_counter() - started
+
+
+def scrape_once(kind: str, paths: int, lines: int, scraping: bool) -> tuple[float, float, float, float]:
+    """Lines/s reading a block appended at once (alone, or with one client scraping back to back),
+    scrapes served per second, and the time of one scrape as a plain client and as Prometheus asks."""
     work, progs, log = workspace(PATHS_PROGRAM)
     daemon = Daemon(kind, progs, log, work)
+
+    def block(count: int) -> str:
+        return "".join(
+            f'10.0.0.{i % 200} - - [28/Nov/2026:10:00:00 +0000] '
+            f'"GET /item/{i % paths} HTTP/1.1" 200 5 "-" "b"\n'
+            for i in range(count)
+        )
+
     try:
         daemon.start()
         # First every label set once, so that each scrape renders ``paths`` series from the start.
-        subprocess.run(
-            [sys.executable, "-c", WRITER, str(log), str(paths * 10), "0.1", "batch", str(paths)],
-            check=True,
-            capture_output=True,
-        )
-        first = requests_counted(daemon.port)
-        while first < paths:
-            time.sleep(0.01)
-            first = requests_counted(daemon.port)
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(block(paths))
+        daemon.wait_for(paths, poll=0.1)
+        # A scrape that renders (logmetrics reuses a body for as long as its render took).
+        time.sleep(1.5)
+        plain = timed_scrape(daemon.port)
+        time.sleep(1.5)
+        prometheus = timed_scrape(daemon.port, PROMETHEUS_HEADERS)
         stop = threading.Event()
-        durations: list[float] = []
+        scrapes = 0
 
         def scraper() -> None:
+            nonlocal scrapes
             while not stop.is_set():
-                started = time.perf_counter()
                 try:
-                    scrape(daemon.port, timeout=30)
+                    timed_scrape(daemon.port)
                 except OSError:
                     continue
-                durations.append(time.perf_counter() - started)
+                scrapes += 1
 
         thread = threading.Thread(target=scraper, daemon=True)
-        block = "".join(
-            f'10.0.0.{i % 200} - - [28/Nov/2026:10:00:00 +0000] '
-            f'"GET /item/{i % paths} HTTP/1.1" 200 5 "-" "b"\n'
-            for i in range(lines)
-        )
+        appended = block(lines)
         if scraping:
             thread.start()
         started = time.perf_counter()
         with open(log, "a", encoding="utf-8") as f:
-            f.write(block)
-        while requests_counted(daemon.port) < first + lines:
-            time.sleep(0.01)
+            f.write(appended)
+        daemon.wait_for(paths + lines, poll=0.1)
         elapsed = time.perf_counter() - started
         stop.set()
         if scraping:
             thread.join(timeout=60)
-        else:
-            started = time.perf_counter()
-            scrape(daemon.port, timeout=30)
-            durations.append(time.perf_counter() - started)
-        rate = len(durations) / elapsed if scraping else 0.0
-        return lines / elapsed, rate, statistics.median(durations) if durations else 0.0
+        return lines / elapsed, scrapes / elapsed if scraping else 0.0, plain, prometheus
     finally:
         daemon.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
 def case_scrape(kinds: list[str], repeat: int) -> None:
-    print("\n# scrape load: reading 200,000 appended lines alone and with one client scraping back to back")
+    print("\n# scrape load: reading 200,000 appended lines alone and with one client scraping back to back;")
+    print("# one scrape: a plain client (text format), and as Prometheus asks (OpenMetrics, gzip)")
     print(
         f"{'case':<24} {'daemon':<11} {'alone lines/s':>14} {'scraped lines/s':>16} {'kept':>6} "
-        f"{'scrapes/s':>10} {'one scrape ms':>14}"
+        f"{'scrapes/s':>10} {'one scrape ms':>14} {'as Prometheus ms':>17}"
     )
     for paths in LABEL_SETS:
         for kind in kinds:
             alone = [scrape_once(kind, paths, 200_000, False) for _ in range(repeat)]
             loaded = [scrape_once(kind, paths, 200_000, True) for _ in range(repeat)]
             a, b = median(alone, 0), median(loaded, 0)
+            both = alone + loaded
             print(
                 f"{paths:>7,} label sets{'':<5} {kind:<11} {a:>14,.0f} {b:>16,.0f} {100 * b / a:>5.0f}% "
-                f"{median(loaded, 1):>10.1f} {1000 * median(alone, 2):>14.0f}",
+                f"{median(loaded, 1):>10.1f} {1000 * median(both, 2):>14.0f} {1000 * median(both, 3):>17.0f}",
                 flush=True,
             )
 

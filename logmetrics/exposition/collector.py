@@ -48,7 +48,8 @@ class StoreCollector(Collector):
         name needs more than the classic character set (the scraper asked to keep such names)."""
         if legacy_only and not legacy_names(self.store, self.prog_label):
             return None
-        return render_text(self.store, self.prog_label, self.timestamps, openmetrics=openmetrics)
+        return render_text(self.store, self.prog_label, self.timestamps, openmetrics=openmetrics,
+                           yielding=True)
 
 
 class Registry(CollectorRegistry):

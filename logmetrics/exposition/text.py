@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from logmetrics.exposition.families import base_name, cumulative, families, help_text, sample_name, type_name
@@ -203,14 +205,32 @@ def sample_lines(metric: Metric, labels: list[str], extra: list[str], timestamps
         yield f"{form(*map(escape, key))} {_sample_value(value)}{_stamp_text(stamps.get(key), openmetrics)}\n"
 
 
+#: Lines written between two pauses of a yielding render (see render_text).
+YIELD_EVERY = 1000
+
+
 def render_text(store: MetricStore, prog_label: bool = False, timestamps: bool = False,
-                openmetrics: bool = False) -> str:
+                openmetrics: bool = False, yielding: bool = False) -> str:
     """The store's exported metrics in the Prometheus text format, or as OpenMetrics 1.0
-    without the closing ``# EOF`` (the caller may add other collectors' families first)."""
+    without the closing ``# EOF`` (the caller may add other collectors' families first).
+
+    ``yielding`` is for a render on a thread beside line processing: every
+    :data:`YIELD_EVERY` lines it lets go of the interpreter lock for a moment.
+    Otherwise the thread processing lines, which lets go of the lock at each read,
+    waits up to the interpreter's switch interval (5 ms) to get it back, again
+    and again, for as long as the render runs."""
     parts: list[str] = []
     for family in families(store, prog_label):
         parts.append(_family_lines(family.first, openmetrics))
         for metric in family.metrics:
-            extra = family.extra_values(metric)
-            parts.extend(sample_lines(metric, family.labels, extra, timestamps, openmetrics))
+            lines = sample_lines(metric, family.labels, family.extra_values(metric), timestamps, openmetrics)
+            if not yielding:
+                parts.extend(lines)
+                continue
+            while True:
+                before = len(parts)
+                parts.extend(islice(lines, YIELD_EVERY))
+                if len(parts) - before < YIELD_EVERY:
+                    break
+                time.sleep(0)
     return "".join(parts)

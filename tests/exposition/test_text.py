@@ -120,3 +120,20 @@ def test_le_labels_in_every_writer():
     for text in texts:
         bounds = [line.split('le="')[1].split('"')[0] for line in text.splitlines() if "_bucket{" in line]
         assert bounds == ["0.005", "1", "10", "1e+06", "+Inf"], text
+
+
+def test_a_yielding_render_writes_the_same_text():
+    from logmetrics.exposition.text import YIELD_EVERY
+
+    counter = Metric(name="hits", export_name="hits", kind=Kind.COUNTER, labels=("path",), program="a.mtail")
+    latency = Metric(name="latency", export_name="latency", kind=Kind.HISTOGRAM, labels=("path",),
+                     program="a.mtail", buckets=(0.5,))
+    for i in range(2 * YIELD_EVERY + 7):
+        counter.values[(f"/{i}",)] = i
+        latency.values[(f"/{i}",)] = [i, 1, 0.25 * i]
+    store = MetricStore()
+    store.set_program("a.mtail", [counter, latency])
+    for openmetrics in (False, True):
+        text = render_text(store, prog_label=True, openmetrics=openmetrics, yielding=True)
+        assert text == render_text(store, prog_label=True, openmetrics=openmetrics)
+        assert text.count("\n") == 2 * 2 + (2 * YIELD_EVERY + 7) * 5
