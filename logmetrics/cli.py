@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dry.add_argument("files", nargs="+", metavar="FILE",
                      help="log files to read; '-' reads stdin; .gz files are decompressed; "
-                          "PROGRAM=FILE: only that program reads the file (see run --logs)")
+                          "PROGRAM=FILE: only that program reads the file (see run --logs); "
+                          "cri:///FILE, docker:///FILE: container logs, unwrapped as run does")
     dry.add_argument("--format", choices=FORMATS, default="prometheus",
                      help="output format of the metrics (default: prometheus text)")
     _add_export_options(dry)

@@ -8,11 +8,15 @@ import time
 from dataclasses import dataclass, field
 
 from logmetrics.commands.common import load_from_args
+from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.render import render
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.routes import LogRouter, LogSpec
 from logmetrics.runtime.trace import Explainer
+from logmetrics.sources.hub import NamedSource, SourceHub
 from logmetrics.sources.static import read_batches
+from logmetrics.sources.stream import Batch
+from logmetrics.sources.unwrap.container import UnwrapStats
 
 
 @dataclass
@@ -24,6 +28,7 @@ class MatchReport:
     unmatched: int = 0
     examples: list[tuple[str, int, str]] = field(default_factory=list)
     seconds: float = 0.0
+    unwrap: dict[str, UnwrapStats] = field(default_factory=dict)  # container logs: lines not in format
 
 
 class Progress:
@@ -57,9 +62,12 @@ class Progress:
 def run_dry_run(args: argparse.Namespace) -> int:
     """Run the programs over every file, print metrics and the match report."""
     specs = [LogSpec.parse(source) for source in args.files]
+    files = _files(specs)
     _library, programs = load_from_args(args, specs)
     runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs),
                       max_value_bytes=args.max_label_value_bytes, max_series_bytes=args.max_series_bytes)
+    # Container logs are unwrapped as run unwraps them, by the same hub (no socket is opened).
+    hub = SourceHub([NamedSource(s.glob, s.source) for s in specs if s.glob != "-"])
     report = MatchReport()
     show = max(0, args.show_unmatched)
     progress = Progress(
@@ -67,25 +75,29 @@ def run_dry_run(args: argparse.Namespace) -> int:
     )
     explainer = _explainer(args, specs)
     started = time.perf_counter()
-    for spec in specs:
-        source = spec.glob
+    for source in files:
         report.files += 1
         name = "<stdin>" if source == "-" else source
-        first_line = 1
+        numbers: dict[str, int] = {}  # per stream read apart: the last line number given
         reader = read_batches(source)
-        for batch in reader:
-            if explainer is not None:
-                explainer.feed(batch, name, first_line)
-            # Without a report to print, the lines no program matched need not be tracked.
-            result = runtime.process(batch, name, track_unmatched=not args.quiet)
-            unmatched = result.unmatched or []
-            report.unmatched += len(unmatched)
-            for index in unmatched[: max(0, show - len(report.examples))]:
-                report.examples.append((name, first_line + index, batch[index]))
-            first_line += len(batch)
-            report.lines += len(batch)
+        for raw in reader:
+            for batch in hub.batches([(source, raw)]) if source != "-" else [Batch(name, raw)]:
+                lines, stream = batch.lines, batch.envelope.stream
+                first_line = numbers.get(stream, 0) + 1
+                numbers[stream] = first_line + len(lines) - 1
+                label = f"{name}[{stream}]" if stream else name
+                if explainer is not None:
+                    explainer.feed(lines, name, first_line, batch.envelope, label)
+                # Without a report to print, the lines no program matched need not be tracked.
+                result = runtime.process(lines, name, track_unmatched=not args.quiet, envelope=batch.envelope)
+                unmatched = result.unmatched or []
+                report.unmatched += len(unmatched)
+                for index in unmatched[: max(0, show - len(report.examples))]:
+                    report.examples.append((label, first_line + index, lines[index]))
+                report.lines += len(lines)
             progress.update(name, report.lines, reader.bytes_read, reader.total_bytes)
     report.seconds = time.perf_counter() - started
+    report.unwrap = hub.unwrap_stats()
     progress.finish()
     sys.stdout.write(render(runtime.store, args.format, prog_label=args.prog_label,
                             timestamps=args.emit_metric_timestamp))
@@ -93,6 +105,19 @@ def run_dry_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         sys.stderr.write(format_report(report, runtime))
     return 0
+
+
+def _files(specs: list[LogSpec]) -> list[str]:
+    """The files to read, each once (``a=x.log?stream=stdout b=x.log?stream=stderr`` is one file
+    whose lines go to both, as run reads it); a socket URL is an error: dry-run reads files."""
+    files: list[str] = []
+    for spec in specs:
+        if spec.source.is_stream and spec.glob != "-":
+            raise LogmetricsError(f"{spec.glob}: dry-run reads files and standard input, not sockets "
+                                  "(save the lines to a file, or pipe them to dry-run -)")
+        if spec.glob not in files:
+            files.append(spec.glob)
+    return files
 
 
 def _explainer(args: argparse.Namespace, specs: list[LogSpec]) -> Explainer | None:
@@ -132,6 +157,11 @@ def format_report(report: MatchReport, runtime: Runtime) -> str:
         )
         for message in stats.recent_errors:
             out.append(f"#     error: {message}")
+    for path, unwrap in report.unwrap.items():
+        if unwrap.malformed:
+            out.append(f"#   {path}: {unwrap.malformed:,} lines not in the container log format, skipped")
+        if unwrap.overlong:
+            out.append(f"#   {path}: {unwrap.overlong:,} joined lines cut at the line limit")
     out.append(f"#   matched by no program: {report.unmatched:,} lines")
     for name, number, line in report.examples:
         out.append(f"#     {name}:{number}: {line[:300]}")

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from logmetrics.lang.builtins import to_number
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.program import Program
+from logmetrics.sources.envelope import NO_ENVELOPE, Envelope
 
 
 @dataclass
@@ -84,14 +85,15 @@ def _hits(program: Program) -> list[int]:
     return list(program.site_hits)
 
 
-def explain_line(runtime: Runtime, line: str, filename: str, captures: bool = True) -> list[ProgramTrace]:
+def explain_line(runtime: Runtime, line: str, filename: str, captures: bool = True,
+                 envelope: Envelope = NO_ENVELOPE) -> list[ProgramTrace]:
     """Run one line through ``runtime`` (updating its metrics) and say what each program did;
     ``captures=False`` names the sites without searching their captures again."""
     programs = runtime.programs
     if runtime.router is not None:
-        programs = runtime.router.select(filename, programs)
+        programs = runtime.router.select(filename, programs, envelope.stream)
     before = {p.name: (_hits(p), p.stats.lines_matched, p.stats.runtime_errors) for p in programs}
-    runtime.process([line], filename)
+    runtime.process([line], filename, envelope=envelope)
     traces = []
     for program in programs:
         hits, matched, errors = before[program.name]
@@ -140,12 +142,14 @@ class Explainer:
         self.left = limit
         self.out = out
 
-    def feed(self, lines: list[str], filename: str, first_line: int) -> None:
-        """Explain the lines of a batch while the limit lasts (``first_line``: the batch's first number)."""
+    def feed(self, lines: list[str], filename: str, first_line: int, envelope: Envelope = NO_ENVELOPE,
+             label: str = "") -> None:
+        """Explain the lines of a batch while the limit lasts (``first_line``: the batch's first number;
+        ``label``: how the trace names the file, ``filename`` by default)."""
         if self.left <= 0:
             return
         for offset, line in enumerate(lines[: self.left]):
-            traces = explain_line(self.runtime, line, filename)
-            text = format_trace(f"{filename}:{first_line + offset}", line, traces)
+            traces = explain_line(self.runtime, line, filename, envelope=envelope)
+            text = format_trace(f"{label or filename}:{first_line + offset}", line, traces)
             self.out.write("".join(f"# explain {row}\n" for row in text))
         self.left -= min(self.left, len(lines))

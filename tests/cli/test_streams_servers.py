@@ -8,6 +8,7 @@ sockets in the test's folder.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import shutil
@@ -243,3 +244,66 @@ def test_container_stream_filter_bad_value_is_a_clear_error(tmp_path):
                                "--state-dir", str(tmp_path / "state"), "--listen", "127.0.0.1:0"],
                               capture_output=True, text=True, timeout=30, cwd=tmp_path)
         assert done.returncode != 0 and says in done.stderr, (value, done.returncode, done.stderr)
+
+
+def _dry_run(folder: Path, *files: str) -> tuple[str, str]:
+    """(metrics, report) of the installed dry-run over ``files``, run from ``folder``."""
+    done = subprocess.run([str(SCRIPT), "dry-run", *files], capture_output=True, text=True, timeout=120,
+                          cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
+def _matched(report: str) -> list[str]:
+    """The report's per-program lines (matched lines, runtime errors) and the unmatched count."""
+    return [line.split(" (")[0] for line in report.splitlines() if "matched" in line and ":" in line[:40]]
+
+
+@pytest.mark.parametrize("fmt", ["cri", "docker"])
+def test_dry_run_unwraps_container_logs_as_run_does(tmp_path, fmt):
+    """A saved container log (nginx's two logs in one file, cut lines, a gzip copy as the kubelet
+    keeps them) gives dry-run the raw logs' metrics and counts, stream by stream."""
+    with realservers.nginx(tmp_path / "nginx") as server:
+        realservers.send_mix(server.port, ROUNDS)
+        assert wait_for(lambda: server.access_log.read_text().count("\n") == ROUNDS * 13, timeout=10)
+    access, error = server.access_log.read_text().splitlines(), server.error_log.read_text().splitlines()
+    rng = random.Random(5)
+    wrap = _to_cri if fmt == "cri" else _to_docker
+    saved = tmp_path / "0.log"
+    saved.write_text("\n".join(_interleave(wrap(access, rng, "stdout"), wrap(error, rng, "stderr"), rng))
+                     + "\nnot a container line\n")
+    with gzip.open(tmp_path / "0.log.gz", "wt") as packed:
+        packed.write(saved.read_text())
+
+    raw_metrics, raw_report = _dry_run(tmp_path, f"nginx_access={server.access_log}",
+                                       f"nginx_error={server.error_log}")
+    assert f"# dry-run: {len(access) + len(error):,} lines from 2 file(s)" in raw_report
+    for path in (saved, tmp_path / "0.log.gz"):
+        metrics, report = _dry_run(tmp_path, f"nginx_access={fmt}://{path}?stream=stdout",
+                                   f"nginx_error={fmt}://{path}?stream=stderr")
+        assert metrics == raw_metrics
+        assert _matched(report) == _matched(raw_report) and len(_matched(report)) == 3
+        assert f"# dry-run: {len(access) + len(error):,} lines from 1 file(s)" in report  # read once
+        assert f"#   {path}: 1 lines not in the container log format, skipped" in report
+    # Unfiltered, each program sees every line of the file: the other stream's lines are unmatched.
+    _metrics, mixed = _dry_run(tmp_path, "--progs", "nginx_access", f"{fmt}://{saved}")
+    assert f"matched by no program: {len(error):,} lines" in mixed
+
+
+def test_dry_run_explains_unwrapped_lines_and_refuses_sockets(tmp_path):
+    log = tmp_path / "0.log"
+    line = '127.0.0.1 - - [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.0"'
+    log.write_text(f"2026-11-28T10:00:00Z stdout P {line[:20]}\n"
+                   f"2026-11-28T10:00:00Z stderr F an error line\n"
+                   f"2026-11-28T10:00:00Z stdout F {line[20:]}\n")
+    done = subprocess.run([str(SCRIPT), "dry-run", "--progs", "nginx_access", "--explain", "5", "-q",
+                           f"nginx_access=cri://{log}?stream=stdout"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"# explain {log}[stdout]:1: {line}" in done.stderr, done.stderr
+    assert "an error line" not in done.stderr
+    assert 'nginx_http_requests_total{method="GET",status="200"} 1' in done.stdout
+    refused = subprocess.run([str(SCRIPT), "dry-run", "syslog+udp://127.0.0.1:5140"],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "syslog+udp://127.0.0.1:5140: dry-run reads files and standard input, not" in refused.stderr
