@@ -18,7 +18,7 @@ from common import APACHE_LOG_GZ
 
 from logmetrics.grok import PatternLibrary
 from logmetrics.lang.compiler import compile_program
-from logmetrics.runtime.loader import bundled_program
+from logmetrics.resources import bundled_program
 
 BATCH = 1_000
 

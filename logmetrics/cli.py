@@ -3,25 +3,32 @@
 Errors go to stderr and the exit status is non-zero: 1 for a failure the
 user can fix (a program that does not compile, a missing log file), 2 for
 a usage error.
+
+``--help`` and argument errors import only this module, the defaults and where
+the bundled programs are: a subcommand's module (and the compiler, the daemon)
+is imported once the command line is known to be good.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from logmetrics import __version__
-from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_MAX_FILE_METRICS, DEFAULT_TEXTFILE_INTERVAL, FORMATS
-from logmetrics.errors import CompileErrors, LogmetricsError
-from logmetrics.runtime.loader import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
-from logmetrics.store.metric import (
+from logmetrics.defaults import (
+    DEFAULT_LISTEN,
+    DEFAULT_MAX_FILE_METRICS,
     DEFAULT_MAX_LABEL_SETS,
     DEFAULT_MAX_LABEL_VALUE_BYTES,
     DEFAULT_MAX_SERIES_BYTES,
+    DEFAULT_TEXTFILE_INTERVAL,
+    FORMATS,
 )
+from logmetrics.resources import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
 
 #: The playground's port: beside the daemon's, so both can run at once.
 DEFAULT_PLAYGROUND_PORT = 3905
@@ -82,6 +89,61 @@ def _non_negative(text: str) -> int:
     return int(text)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)=(.*)", re.S)
+
+
+def duration(text: str) -> float:
+    """``90s``, ``1m``, ``1.5h``, ``1d``, or plain seconds, for argparse."""
+    found = _DURATION.fullmatch(text.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (examples: 30s, 1m, 2h)")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def moment(text: str) -> float:
+    """A time as ``2026-11-01T10:00:00Z``, with a zone (``+02:00``), or seconds since the epoch."""
+    from logmetrics.lang.golayout import parse_time  # only when a time is given
+
+    text = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    for layout in ("2006-01-02T15:04:05Z07:00", "2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05",
+                   "2006-01-02 15:04:05", "2006-01-02"):
+        try:
+            return parse_time(text, layout)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"{text!r} is not a time (e.g. 2026-11-01T10:00:00Z, or epoch seconds)")
+
+
+def label(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` for argparse."""
+    found = _LABEL.fullmatch(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return found.group(1), found.group(2)
+
+
+def _add_history_options(parser: argparse.ArgumentParser) -> None:
+    """The options backfill and report share: step, window, time range."""
+    parser.add_argument("files", nargs="+", metavar="LOG",
+                        help="log files, in any order (rotated and .gz generations included); "
+                             "PROGRAM=FILE: only that program reads the file (see run --logs)")
+    parser.add_argument("--step", type=duration, default=60.0, metavar="DURATION",
+                        help="log time between two snapshots of every series (default 1m)")
+    parser.add_argument("--out-of-order", dest="window", type=duration, default=300.0, metavar="DURATION",
+                        help="how far behind the newest line seen a line may be and still count in "
+                             "its own step (default 5m; Apache's %%t is the time a request started, "
+                             "written when it ends); later lines count in the oldest step still open")
+    parser.add_argument("--since", type=moment, metavar="TIME",
+                        help="skip lines older than TIME (2026-11-01T00:00:00Z or epoch seconds)")
+    parser.add_argument("--until", type=moment, metavar="TIME",
+                        help="skip lines from TIME on: the time the running daemon started reading, "
+                             "so that history and live series do not overlap")
+
+
 def _add_program_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
                          help: str, description: str) -> argparse.ArgumentParser:
     """A command that runs programs: it takes --progs and --patterns."""
@@ -95,10 +157,8 @@ def _add_history_command(commands: argparse._SubParsersAction[argparse.ArgumentP
     """A command that runs programs over old logs by log time (backfill, report) and writes
     ``-o``, its ``output`` (metavar, help), with what they share: programs, the logs' time order,
     the guard, quiet."""
-    from logmetrics.commands.backfill import add_history_options  # light: argument helpers only
-
     parser = _add_program_command(commands, name, help, description + " See docs/backfill.md.")
-    add_history_options(parser)
+    _add_history_options(parser)
     parser.add_argument("--max-label-sets", type=int, default=DEFAULT_MAX_LABEL_SETS, metavar="N",
                         help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
@@ -279,8 +339,6 @@ def build_parser() -> argparse.ArgumentParser:
         "load it with 'promtool tsdb create-blocks-from openmetrics OUT DATA_DIR'. "
         "Programs must read each line's time with strptime() (the bundled ones do).",
         ("OUT", "the OpenMetrics file to write (replaced when complete)"))
-    from logmetrics.commands.backfill import label
-
     backfill.add_argument("--label", action="append", type=label, metavar="NAME=VALUE",
                           help="add a label to every series, repeatable: the job and instance labels "
                                "Prometheus gives the live series, so that history joins them")
@@ -313,6 +371,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    from logmetrics.errors import CompileErrors, LogmetricsError
+
     module, function = COMMANDS[args.command]
     try:
         # Imported only now: --help and argument errors never load the compiler or the daemon.

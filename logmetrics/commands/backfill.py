@@ -3,81 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import re
+import glob
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
+from logmetrics.commands.common import load_from_args
 from logmetrics.errors import LogmetricsError
-
-if TYPE_CHECKING:  # the parser imports this module: the rest loads only when the command runs
-    from logmetrics.runtime.engine import Runtime
-    from logmetrics.runtime.routes import LogSpec
-    from logmetrics.runtime.timeline import TimelineStats
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)=(.*)", re.S)
-
-
-def duration(text: str) -> float:
-    """``90s``, ``1m``, ``1.5h``, ``1d``, or plain seconds, for argparse."""
-    found = _DURATION.fullmatch(text.strip())
-    if found is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (examples: 30s, 1m, 2h)")
-    return float(found.group(1)) * _UNITS[found.group(2)]
-
-
-def moment(text: str) -> float:
-    """A time as ``2026-11-01T10:00:00Z``, with a zone (``+02:00``), or seconds since the epoch."""
-    from logmetrics.lang.golayout import parse_time
-
-    text = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return float(text)
-    for layout in ("2006-01-02T15:04:05Z07:00", "2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05",
-                   "2006-01-02 15:04:05", "2006-01-02"):
-        try:
-            return parse_time(text, layout)
-        except ValueError:
-            continue
-    raise argparse.ArgumentTypeError(f"{text!r} is not a time (e.g. 2026-11-01T10:00:00Z, or epoch seconds)")
-
-
-def label(text: str) -> tuple[str, str]:
-    """``NAME=VALUE`` for argparse."""
-    found = _LABEL.fullmatch(text)
-    if found is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
-    return found.group(1), found.group(2)
-
-
-def add_history_options(parser: argparse.ArgumentParser) -> None:
-    """The options backfill and report share: step, window, time range."""
-    parser.add_argument("files", nargs="+", metavar="LOG",
-                        help="log files, in any order (rotated and .gz generations included); "
-                             "PROGRAM=FILE: only that program reads the file (see run --logs)")
-    parser.add_argument("--step", type=duration, default=60.0, metavar="DURATION",
-                        help="log time between two snapshots of every series (default 1m)")
-    parser.add_argument("--out-of-order", dest="window", type=duration, default=300.0, metavar="DURATION",
-                        help="how far behind the newest line seen a line may be and still count in "
-                             "its own step (default 5m; Apache's %%t is the time a request started, "
-                             "written when it ends); later lines count in the oldest step still open")
-    parser.add_argument("--since", type=moment, metavar="TIME",
-                        help="skip lines older than TIME (2026-11-01T00:00:00Z or epoch seconds)")
-    parser.add_argument("--until", type=moment, metavar="TIME",
-                        help="skip lines from TIME on: the time the running daemon started reading, "
-                             "so that history and live series do not overlap")
+from logmetrics.exposition.history import HistoryWriter
+from logmetrics.runtime.engine import Runtime
+from logmetrics.runtime.routes import LogRouter, LogSpec
+from logmetrics.runtime.timeline import Timeline, TimelineStats, require_times
 
 
 def expand_files(files: list[str]) -> tuple[list[LogSpec], list[str]]:
     """The specs as given, and every file they name (globs expanded, each file once)."""
-    import glob
-
-    from logmetrics.runtime.routes import LogSpec
-
     specs = [LogSpec.parse(source) for source in files]
     found: list[str] = []
     for spec in specs:
@@ -111,11 +53,6 @@ def run_history(args: argparse.Namespace, make: Callable[[Runtime], S], nothing:
     ``on_batch`` hears of each batch's unmatched lines once the sink exists; ``discard`` cleans
     the sink up when the run fails; with no line that had a time, LogmetricsError says there is
     ``nothing`` ("nothing to write")."""
-    from logmetrics.commands.common import load_from_args
-    from logmetrics.runtime.engine import Runtime
-    from logmetrics.runtime.routes import LogRouter
-    from logmetrics.runtime.timeline import Timeline, require_times
-
     output: Path = args.output
     if not output.parent.is_dir():
         raise LogmetricsError(f"{output}: its folder does not exist")
@@ -176,8 +113,6 @@ def summary(stats: TimelineStats, runtime: Runtime, seconds: float, what: str) -
 
 def run_backfill(args: argparse.Namespace) -> int:
     """Write the history of every series to ``args.output``; report on stderr."""
-    from logmetrics.exposition.history import HistoryWriter
-
     def make(runtime: Runtime) -> HistoryWriter:
         return HistoryWriter(args.output, runtime.store, prog_label=args.prog_label,
                              labels=dict(args.label or []))

@@ -8,15 +8,8 @@ from pathlib import Path
 
 from logmetrics.errors import LogmetricsError
 from logmetrics.grok import PatternLibrary
-from logmetrics.runtime.loader import (
-    DEFAULT_PROGRAM,
-    bundled_program,
-    bundled_program_names,
-    bundled_programs_dir,
-    find_program_files,
-    load_programs,
-    resolve_program_path,
-)
+from logmetrics.resources import DEFAULT_PROGRAM, bundled_program, bundled_program_names, bundled_programs_dir
+from logmetrics.runtime.loader import find_program_files, load_programs, resolve_program_path
 from logmetrics.runtime.program import Program
 from logmetrics.runtime.routes import LogSpec
 

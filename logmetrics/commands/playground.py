@@ -21,7 +21,7 @@ from logmetrics.commands.testcases import Case, run_case
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.grok import PatternLibrary
-from logmetrics.runtime.loader import PROGRAM_SUFFIX, bundled_program
+from logmetrics.resources import PROGRAM_SUFFIX, bundled_program
 from logmetrics.web.playground import MAX_BODY, Playground, PlaygroundFiles
 
 STARTER_PROGRAM = """\

@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from logmetrics.commands.backfill import run_history, summary
+from logmetrics.exposition.report import ReportCollector, render_report
+
 
 def run_report(args: argparse.Namespace) -> int:
     """Run the programs over the logs by log time and write the page to ``args.output``."""
-    from logmetrics.commands.backfill import run_history, summary
-    from logmetrics.exposition.report import ReportCollector, render_report
-
     output: Path = args.output
     collector, runtime, stats, seconds = run_history(
         args, lambda runtime: ReportCollector(runtime.store), "nothing to show",

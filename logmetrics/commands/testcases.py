@@ -24,8 +24,9 @@ from logmetrics.commands.common import load_from_args
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.render import render
 from logmetrics.grok import PatternLibrary
+from logmetrics.resources import bundled_programs_dir
 from logmetrics.runtime.engine import Runtime
-from logmetrics.runtime.loader import bundled_programs_dir, find_program_files
+from logmetrics.runtime.loader import find_program_files
 from logmetrics.runtime.program import Program
 from logmetrics.runtime.routes import LogSpec
 from logmetrics.sources.static import read_batches

@@ -30,6 +30,7 @@ part in the match gives the value.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -101,7 +102,7 @@ def expand(text: str, library: PatternLibrary, dialect: Dialect = "re2") -> Expa
     """
     subs: list[tuple[str | None, CaptureType | None, str | None, _Body]] = []
 
-    def on_grok(match, offset: int) -> str:
+    def on_grok(match: re.Match[str], offset: int) -> str:
         try:
             name, capture, kind = _reference(match, library)
             subs.append((capture, kind, name, _body(library, name, (name,))))
@@ -117,7 +118,7 @@ def expand(text: str, library: PatternLibrary, dialect: Dialect = "re2") -> Expa
     return _render(_assemble(translated, subs))
 
 
-def _reference(match, library: PatternLibrary) -> tuple[str, str | None, CaptureType | None]:
+def _reference(match: re.Match[str], library: PatternLibrary) -> tuple[str, str | None, CaptureType | None]:
     """(pattern name, capture, type) of a reference; errors for bad ones."""
     name, capture, kind, rest = match.group("name", "capture", "type", "rest")
     if capture == "":
@@ -137,13 +138,13 @@ def _reference(match, library: PatternLibrary) -> tuple[str, str | None, Capture
 
 def _body(library: PatternLibrary, name: str, chain: tuple[str, ...]) -> _Body:
     """The expanded, translated body of pattern ``name``; cached in the library."""
-    cached = library.cache.get(name)
+    cached: _Body | None = library.cache.get(name)  # the library keeps what this module put there
     if cached is not None:
         return cached
     definition: PatternDef = library[name]
     subs: list[tuple[str | None, CaptureType | None, str | None, _Body]] = []
 
-    def on_grok(match, _offset: int) -> str:
+    def on_grok(match: re.Match[str], _offset: int) -> str:
         ref, capture, kind = _reference_in(match, library, definition)
         if ref in chain:
             cycle = " -> ".join((*chain[chain.index(ref):], ref))
@@ -166,7 +167,7 @@ def _body(library: PatternLibrary, name: str, chain: tuple[str, ...]) -> _Body:
     return body
 
 
-def _reference_in(match, library: PatternLibrary,
+def _reference_in(match: re.Match[str], library: PatternLibrary,
                   definition: PatternDef) -> tuple[str, str | None, CaptureType | None]:
     try:
         return _reference(match, library)

@@ -1,8 +1,5 @@
-"""Finding program files and compiling them all, with every error reported.
-
-Finding imports nothing of the compiler: ``logmetrics --help`` lists the bundled
-programs from here and must stay quick; the compiler is imported when programs
-are loaded.
+"""Finding program files (bundled ones by name, see ``resources``) and compiling them all,
+with every error reported. The compiler is imported when programs are loaded.
 """
 
 from __future__ import annotations
@@ -12,35 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from logmetrics.errors import CompileError, CompileErrors, LogmetricsError, Position
-from logmetrics.resources import bundled_dir
+from logmetrics.resources import PROGRAM_SUFFIX, bundled_program, bundled_program_names
 
 if TYPE_CHECKING:
     from logmetrics.grok import PatternLibrary
     from logmetrics.runtime.program import Program
-
-PROGRAM_SUFFIX = ".mtail"
-
-
-def bundled_programs_dir() -> Path:
-    """The folder of the programs shipped with logmetrics."""
-    return bundled_dir("programs")
-
-
-#: The bundled program that runs when no program is named.
-DEFAULT_PROGRAM = "apache_access"
-
-
-def bundled_program_names() -> list[str]:
-    """Names of the bundled programs (their file names without ``.mtail``)."""
-    return sorted(p.stem for p in bundled_programs_dir().glob(f"*{PROGRAM_SUFFIX}"))
-
-
-def bundled_program(name: str) -> Path | None:
-    """The bundled program called ``name`` (with or without ``.mtail``), if there is one."""
-    if not name or "/" in name or name.startswith("."):
-        return None
-    path = bundled_programs_dir() / (name if name.endswith(PROGRAM_SUFFIX) else name + PROGRAM_SUFFIX)
-    return path if path.is_file() else None
 
 
 def resolve_program_path(path: Path) -> Path:

@@ -1,9 +1,11 @@
 """The metric store: programs write here, exposition reads from here."""
 
-from logmetrics.store.metric import (
+from logmetrics.defaults import (
     DEFAULT_MAX_LABEL_SETS,
     DEFAULT_MAX_LABEL_VALUE_BYTES,
     DEFAULT_MAX_SERIES_BYTES,
+)
+from logmetrics.store.metric import (
     Carried,
     Kind,
     LabelValues,

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-#: Label sets a dimensioned metric may hold unless its program sets ``limit``.
-DEFAULT_MAX_LABEL_SETS = 10_000
-#: Longest label value (UTF-8 bytes) a new label set may carry; longer ones are refused.
-DEFAULT_MAX_LABEL_VALUE_BYTES = 1024
-#: Label value bytes one metric may hold over all its label sets (8 MiB).
-DEFAULT_MAX_SERIES_BYTES = 8 << 20
+from logmetrics.defaults import (
+    DEFAULT_MAX_LABEL_SETS,
+    DEFAULT_MAX_LABEL_VALUE_BYTES,
+    DEFAULT_MAX_SERIES_BYTES,
+)
+
 #: Times a series may carry (seconds since the epoch, years 1 to 9999): what a
 #: Prometheus timestamp holds. Anything else (inf, nan, 1e300) is refused when set.
 TIMESTAMP_RANGE = (-62135596800.0, 253402300799.0)

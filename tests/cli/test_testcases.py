@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from logmetrics.runtime.loader import bundled_program_names
+from logmetrics.resources import bundled_program_names
 from tests.helpers import SCRIPT
 
 COUNTING = "counter lines_total\n/./ {\n  lines_total++\n}\n"

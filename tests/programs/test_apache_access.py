@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from logmetrics.runtime.loader import bundled_programs_dir
+from logmetrics.resources import bundled_programs_dir
 from logmetrics.runtime.program import Program
 from tests.helpers import REPO, SHARED_DATA, library
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from logmetrics.runtime.loader import bundled_programs_dir
+from logmetrics.resources import bundled_programs_dir
 from logmetrics.runtime.program import Program
 from tests.helpers import library
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from logmetrics.resources import bundled_program_names, bundled_programs_dir
 from logmetrics.runtime.engine import Runtime
-from logmetrics.runtime.loader import bundled_program_names, bundled_programs_dir
 from logmetrics.runtime.program import Program
 from logmetrics.sources.static import read_batches
 from tests.helpers import REPO, SHARED_DATA, library
