@@ -19,6 +19,7 @@ import bz2
 import contextlib
 import gzip
 import hashlib
+import itertools
 import logging
 import lzma
 import os
@@ -95,11 +96,34 @@ def rotated_files(path: str) -> list[Rotated]:
     else date suffixes (``-20240101``), else modification times. A compressed
     file's time is when it was compressed, so the suffixes come first; but a
     suffix order that the plain files' times contradict (names given by hand,
-    upwards) yields to the times.
+    upwards) yields to the times. An empty file's time is when it was created,
+    not when it was last written, so empty files take no part in that check.
+
+    The names are listed, then each is looked at: a rotation in between (every
+    ``.N`` renamed to ``.N+1``) would pair a name with the file that had the
+    next one, missing one generation and listing another twice. So the folder
+    is listed until two listings in a row agree.
     """
+    listing = _listing(path)
+    for _ in range(_LISTING_ATTEMPTS):
+        again = _listing(path)
+        if [(r.path, r.key) for r, _ in again] == [(r.path, r.key) for r, _ in listing]:
+            break
+        listing = again
+    else:
+        log.info("%s: its rotated files kept changing while being listed", path)
+    return _in_order(listing)
+
+
+#: Listings of a folder taken at most, waiting for two in a row to agree (a rotation in progress).
+_LISTING_ATTEMPTS = 20
+
+
+def _listing(path: str) -> list[tuple[Rotated, str]]:
+    """The rotated files of ``path`` as found now, each with its suffix (compression removed)."""
     folder, name = os.path.split(path)
     try:
-        entries = os.listdir(folder or ".")
+        entries = sorted(os.listdir(folder or "."))
     except OSError:
         return []
     found: list[tuple[Rotated, str]] = []
@@ -119,14 +143,18 @@ def rotated_files(path: str) -> list[Rotated]:
             log.info("%s: %s, skipped as a rotated generation", full, _kind(st.st_mode))
             continue
         found.append((Rotated(full, st, compression), suffix[: len(suffix) - len(compression)]))
-    by_time = sorted(found, key=lambda item: (item[0].st.st_mtime_ns, item[0].path))
+    return found
+
+
+def _in_order(found: list[tuple[Rotated, str]]) -> list[Rotated]:
+    """Oldest first: by number or date suffix unless the plain files' times contradict it."""
     for pattern, key in ((_NUMBERED, _newest_number_last), (_DATED, _date_digits)):
         if found and all(pattern.fullmatch(core) for _, core in found):
-            by_name = sorted(found, key=lambda item: (key(item[1]), item[0].st.st_mtime_ns))
-            plain_by_name = [r.path for r, _ in by_name if not r.compression]
-            if plain_by_name == [r.path for r, _ in by_time if not r.compression]:
-                return [r for r, _ in by_name]
-    return [r for r, _ in by_time]
+            by_name = [r for r, _ in sorted(found, key=lambda item: (key(item[1]), item[0].st.st_mtime_ns))]
+            times = [r.st.st_mtime_ns for r in by_name if not r.compression and r.st.st_size]
+            if all(older <= newer for older, newer in itertools.pairwise(times)):
+                return by_name
+    return [r for r, _ in sorted(found, key=lambda item: (item[0].st.st_mtime_ns, item[0].path))]
 
 
 def _newest_number_last(core: str) -> int:
@@ -137,10 +165,37 @@ def _date_digits(core: str) -> str:
     return re.sub(r"\D", "", core)
 
 
+def open_rotated(rotated: Rotated) -> tuple[int, os.stat_result, str]:
+    """Open the file ``rotated`` was listed as, by identity: a rotation may have renamed it since
+    (``.1`` to ``.2``), and what has its old name now is another generation. Returns the
+    descriptor, the file's status and its name now; raises OSError if it is gone."""
+    path = rotated.path
+    for _ in range(_LISTING_ATTEMPTS):
+        try:
+            fd, st = open_regular(path)
+        except FileNotFoundError:
+            pass
+        else:
+            if (st.st_dev, st.st_ino) == rotated.key:
+                return fd, st, path
+            os.close(fd)
+        folder = os.path.dirname(path)
+        try:
+            with os.scandir(folder or ".") as entries:
+                moved = next((os.path.join(folder, e.name) for e in entries
+                              if e.inode() == rotated.st.st_ino), None)
+        except OSError as exc:
+            raise FileNotFoundError(exc.errno, exc.strerror, rotated.path) from exc
+        if moved is None:
+            break
+        path = moved
+    raise FileNotFoundError(2, "no longer there", rotated.path)
+
+
 def _head(rotated: Rotated) -> bytes | None:
     """The first bytes of a generation, decompressed; None if it cannot be read."""
     try:
-        fd, _ = open_regular(rotated.path)
+        fd, _, _ = open_rotated(rotated)
     except OSError:
         return None
     try:
@@ -180,15 +235,15 @@ def locate(position: Position, candidates: list[Rotated], tail: bytes = b"") -> 
             continue
         if not _head_is(_head(c), known):
             continue
-        if tail and not c.compression and _bytes_at(c.path, position.offset - len(tail), len(tail)) != tail:
+        if tail and not c.compression and _bytes_at(c, position.offset - len(tail), len(tail)) != tail:
             continue
         return i
     return None
 
 
-def _bytes_at(path: str, offset: int, length: int) -> bytes | None:
+def _bytes_at(rotated: Rotated, offset: int, length: int) -> bytes | None:
     try:
-        fd, _ = open_regular(path)
+        fd, _, _ = open_rotated(rotated)
     except OSError:
         return None
     try:
@@ -227,6 +282,9 @@ class Generation:
         #: When a rotated generation may be closed once read to its end (servers still write to it).
         self.until = 0.0
         self.at_end = False
+        #: For a current file opened empty: the newest rotated file when it was opened. A rotated
+        #: file newer than that one appearing before any byte was read is a copy of it (copytruncate).
+        self.prev: tuple[int, int] | None = None
 
     def _fingerprint(self, st: os.stat_result) -> FileId:
         head = self._pread(FINGERPRINT_BYTES, 0) if not self.compression else self._stream_head()
@@ -312,12 +370,12 @@ def open_generation(rotated: Rotated, offset: int, max_line: int,
                     splitter: LineSplitter | None = None) -> Generation | None:
     """Open a rotated file as a :class:`Generation`, or None if it cannot be opened now."""
     try:
-        fd, st = open_regular(rotated.path)
+        fd, st, path = open_rotated(rotated)
     except OSError as exc:
         log.warning("%s: cannot open a rotated generation: %s", rotated.path, exc.strerror or exc)
         return None
     try:
-        return Generation(fd, st, rotated.path, offset, max_line, rotated.compression, splitter)
+        return Generation(fd, st, path, offset, max_line, rotated.compression, splitter)
     except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
         os.close(fd)
         log.warning("%s: cannot read a rotated generation: %s", rotated.path, exc)

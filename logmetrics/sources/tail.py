@@ -273,6 +273,9 @@ class FileTailer:
             self.current = Generation(fd, st, self.path, mine.offset, self.max_line)
             return
         candidates = rotated_files(self.path)
+        if opened is not None:  # renamed since it was opened: it is the current file, not an older one
+            current_key = (opened[1].st_dev, opened[1].st_ino)
+            candidates = [c for c in candidates if c.key != current_key]
         found: dict[int, Position] = {}
         current_offset: int | None = None
         for name, position in sorted(saved.items(), key=lambda item: item[0] != self.path):
@@ -298,6 +301,11 @@ class FileTailer:
             fd, st = opened
             self.current = Generation(fd, st, self.path, current_offset or 0, self.max_line)
             self._ever_opened = True
+            if current_offset is not None and found and mine is not None and mine.file.head_len == 0:
+                # Saved while empty: rotated files newer than the newest saved generation are
+                # copies of it made while nobody read it.
+                self.current.prev = candidates[max(found)].key
+                self._take_copies_of_empty()
 
     def _take_older(self, candidates: list[Rotated], found_offsets: dict[tuple[int, int], int],
                     why: str) -> None:
@@ -320,6 +328,7 @@ class FileTailer:
                 log.info("%s: reading the rest of %s from offset %d", self.path, c.path, offset)
             gen.until = until
             self.older.append(gen)
+            held.add(c.key)
 
     def _lost(self, name: str, position: Position) -> None:
         self.stats.generations_lost += 1
@@ -337,12 +346,35 @@ class FileTailer:
             return True
         if st is None:
             return False
+        if self.current.file_id.head_len == 0:  # nothing to tell a copy by: see _take_copies_of_empty
+            self._take_copies_of_empty()
         if self.current.still_same(st):
             self.current.seen(st)
             self.current.refingerprint()
         else:
             self._rewritten(st)
         return True
+
+    def _take_copies_of_empty(self) -> None:
+        """Read the copies made of a current file last seen empty, before reading it.
+
+        A file seen empty has no first bytes to know it by, and no offset to
+        find shorter: copied and truncated (copytruncate) before the next look,
+        it looks as if only appended to. But such a copy is a rotated file
+        newer than every one there was when the file was opened, and not a
+        generation held here: it is read whole, before the file itself.
+        """
+        current = self.current
+        if current is None or current.prev is None:
+            return
+        candidates = rotated_files(self.path)
+        keys = [c.key for c in candidates]
+        if current.prev not in keys:
+            return  # the reference is gone (deleted): nothing can be decided
+        newer = candidates[keys.index(current.prev) + 1:]
+        if newer:
+            self._take_older(newer, {}, "copied from the file at the path before any of it was read")
+            current.prev = newer[-1].key
 
     def _rewritten(self, st: os.stat_result) -> None:
         """The file at the path is no longer only appended to: copytruncate, or cut in place."""
@@ -372,6 +404,8 @@ class FileTailer:
             log.warning("%s: truncated, and its rotated copy was not found: lines written just before "
                         "may be missing", self.path)
         self.current = Generation(old.fd, st, self.path, 0, self.max_line)
+        if candidates:
+            self.current.prev = candidates[-1].key
 
     def _check_path(self) -> None:
         """A new file at the path (rename + create, delete + create): the held one becomes older."""
@@ -401,6 +435,11 @@ class FileTailer:
             old.name = candidates[where].path
             self._take_older(candidates[where + 1:], {}, "created and rotated away unseen")
         self._open_current()
+        if self.current is not None and candidates:
+            # Rotated between the listing and the opening, or copied before the first read: newer
+            # than the newest file listed.
+            self.current.prev = candidates[-1].key
+            self._take_copies_of_empty()
 
     def _retire_current(self, until: float) -> None:
         assert self.current is not None

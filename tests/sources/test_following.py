@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from logmetrics.sources.follow import Follower
-from logmetrics.sources.generations import rotated_files
+from logmetrics.sources.generations import open_generation, rotated_files
 from logmetrics.sources.tail import FileTailer
 
 
@@ -61,6 +61,54 @@ def test_names_given_upwards_by_hand_yield_to_modification_times(tmp_path):
         (tmp_path / name).write_bytes(b"x\n")
         os.utime(tmp_path / name, ns=(10**18 + i, 10**18 + i))  # .1 oldest, .3 newest
     assert [Path(r.path).name for r in rotated_files(str(log))] == ["app.log.1", "app.log.2", "app.log.3"]
+
+
+def _three_generations(folder: Path) -> Path:
+    log = folder / "app.log"
+    (folder / "app.log.2").write_bytes(numbered(0, 100))
+    (folder / "app.log.1").write_bytes(numbered(100, 100))
+    log.write_bytes(numbered(200, 100))
+    return log
+
+
+def _rotate(log: Path, start: int) -> None:
+    """Shift every generation (``.2`` -> ``.3``, ``.1`` -> ``.2``, the log -> ``.1``) and write a new log."""
+    folder = log.parent
+    os.rename(folder / "app.log.2", folder / "app.log.3")
+    os.rename(folder / "app.log.1", folder / "app.log.2")
+    os.rename(log, folder / "app.log.1")
+    log.write_bytes(numbered(start, 100))
+
+
+def test_a_rotation_while_the_rotated_names_are_listed_misses_and_repeats_nothing(tmp_path, monkeypatch):
+    log = _three_generations(tmp_path)
+    inodes = [os.stat(tmp_path / name).st_ino for name in ("app.log.2", "app.log.1", "app.log")]
+    real_listdir = os.listdir
+    rotated: list[bool] = []
+
+    def listdir_then_rotate(folder):
+        names = real_listdir(folder)
+        if not rotated:  # once, between listing the names and looking at each
+            rotated.append(True)
+            _rotate(log, 300)
+        return names
+
+    monkeypatch.setattr(os, "listdir", listdir_then_rotate)
+    found = rotated_files(str(log))
+    assert [Path(r.path).name for r in found] == ["app.log.3", "app.log.2", "app.log.1"]
+    assert [r.st.st_ino for r in found] == inodes
+
+
+def test_a_generation_renamed_between_listing_and_opening_is_opened_by_identity(tmp_path):
+    log = _three_generations(tmp_path)
+    listed = rotated_files(str(log))
+    _rotate(log, 300)  # what was app.log.1 is app.log.2 now, and app.log.1 another file
+    gen = open_generation(listed[-1], 0, 1 << 20)
+    assert gen is not None
+    lines, _ = gen.read(1 << 20, 1 << 16)
+    gen.close()
+    assert lines == numbered(100, 100).decode().splitlines()
+    assert gen.name == str(tmp_path / "app.log.2")
 
 
 def test_a_saved_generation_is_resumed_from_inside_a_gz_file(tmp_path):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from logmetrics.daemon import checkpoint
+from logmetrics.sources.tail import RETIRE_SECONDS
 from tests.cli.faults.test_faults import LOGROTATE, assert_counted
 from tests.cli.test_daemon import SCRIPT, Daemon, Writer, layout, wait_for
 
@@ -165,6 +167,84 @@ def test_two_rotations_during_a_stall_read_every_generation(tmp_path):
         _rotate_by_hand(logs, log, compress_older=False)
         n = append(log, n, 700)
         daemon.proc.send_signal(signal.SIGCONT)
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("how", ["kill", "stall"])
+def test_an_empty_generation_rotated_again_is_not_taken_for_a_newer_one(tmp_path, how):
+    """logrotate's create leaves an empty file that a quiet service never writes before the next
+    rotation, while the server wrote to the old file after it was made: the older generation has
+    the later time. Generations are ordered by their numbers, not by that time."""
+    progs, logs, log = layout(tmp_path)
+    other = logs / "other.log"  # written to make checkpoints while app.log stays empty
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+        os.rename(log, logs / "app.log.1")
+        log.touch()
+        assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
+        n = append(logs / "app.log.1", n, 200)  # the server writes to the old file until it reopens
+        assert_counted(daemon, n)
+        time.sleep(RETIRE_SECONDS + 0.5)  # the old file is drained and let go
+        n = append(other, n, 10)
+
+        def saved() -> set[str]:
+            return set(checkpoint.read(tmp_path / "state").positions)
+
+        assert wait_for(lambda: saved() == {str(log), str(other)}), saved()
+        if how == "kill":
+            kill9(daemon)
+        else:
+            daemon.proc.send_signal(signal.SIGSTOP)
+        os.rename(logs / "app.log.1", logs / "app.log.2")
+        os.rename(log, logs / "app.log.1")  # still empty: its time is older than app.log.2's
+        n = append(log, n, 300)
+        assert os.stat(logs / "app.log.1").st_mtime_ns < os.stat(logs / "app.log.2").st_mtime_ns
+        if how == "kill":
+            daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+        else:
+            daemon.proc.send_signal(signal.SIGCONT)
+        assert_counted(daemon, n)
+        time.sleep(1.0)  # a generation read twice would show up now
+        assert_counted(daemon, n)
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("how", ["kill", "stall"])
+def test_copytruncate_of_a_file_last_seen_empty_reads_the_copy(tmp_path, how):
+    """A file seen empty has no first bytes to be known by: copied and truncated before the next
+    look (a stall, or while the daemon is down), it looks as if only appended to. The copy is
+    the rotated file newer than every one there was when it was opened."""
+    progs, logs, log = layout(tmp_path)
+    other = logs / "other.log"
+    n = append(log, 0, 1000)
+    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    try:
+        assert_counted(daemon, n)
+        os.rename(log, logs / "app.log.1")
+        log.touch()
+        assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
+        n = append(other, n, 10)  # a checkpoint that knows the empty file (and app.log.1, drained)
+        assert wait_for(lambda: set(checkpoint.read(tmp_path / "state").positions)
+                        == {str(log), str(logs / "app.log.1"), str(other)})
+        if how == "kill":
+            kill9(daemon)
+        else:
+            daemon.proc.send_signal(signal.SIGSTOP)
+        n = append(log, n, 200)  # never read before the rotation: only in the copy
+        os.rename(logs / "app.log.1", logs / "app.log.2")
+        shutil.copyfile(log, logs / "app.log.1")
+        with open(log, "r+") as f:
+            f.truncate(0)
+        n = append(log, n, 300)
+        if how == "kill":
+            daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+        else:
+            daemon.proc.send_signal(signal.SIGCONT)
         assert_counted(daemon, n)
     finally:
         daemon.stop()
