@@ -16,7 +16,6 @@ import importlib
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from logmetrics import __version__
 from logmetrics.defaults import (
@@ -28,7 +27,11 @@ from logmetrics.defaults import (
     DEFAULT_TEXTFILE_INTERVAL,
     FORMATS,
 )
-from logmetrics.resources import DEFAULT_PROGRAM, bundled_program_names, bundled_programs_dir
+from logmetrics.resources import DEFAULT_PROGRAM, bundled_folder, bundled_program_names
+
+TYPE_CHECKING = False  # typing itself is more than --help should import
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: The playground's port: beside the daemon's, so both can run at once.
 DEFAULT_PLAYGROUND_PORT = 3905
@@ -41,15 +44,22 @@ A bundled program is named by its name alone: --progs nginx_access.
 """
 
 
+def _path(text: str) -> Path:
+    """A path argument: pathlib is imported once a path is given, never for --help."""
+    from pathlib import Path
+
+    return Path(text)
+
+
 def _add_program_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--progs", action="append", type=Path, metavar="PATH",
+        "--progs", action="append", type=_path, metavar="PATH",
         help="a program file, a folder of *.mtail programs, or the name of a bundled program; "
              f"repeatable (default: {DEFAULT_PROGRAM}, plus the programs named by PROGRAM=... logs; "
              "check: every bundled program)",
     )
     parser.add_argument(
-        "--patterns", action="append", type=Path, default=[], metavar="PATH",
+        "--patterns", action="append", type=_path, default=[], metavar="PATH",
         help="a grok pattern file (Logstash format: NAME regex per line), or a folder of them "
              "(flat, or with legacy/ and ecs-v1/ inside, where legacy/ is used); repeatable, "
              "later ones win",
@@ -163,7 +173,7 @@ def _add_history_command(commands: argparse._SubParsersAction[argparse.ArgumentP
                         help=f"as for run (default {DEFAULT_MAX_LABEL_SETS})")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     metavar, what = output
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar=metavar, help=what)
+    parser.add_argument("-o", "--output", type=_path, required=True, metavar=metavar, help=what)
     return parser
 
 
@@ -172,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logmetrics",
         description="Turn log files into Prometheus metrics with mtail programs extended with grok.",
-        epilog=EPILOG.replace("{bundled}", str(bundled_programs_dir()))
+        epilog=EPILOG.replace("{bundled}", bundled_folder("programs"))
                     .replace("{names}", ", ".join(bundled_program_names())),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -246,15 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                      help=f"where to serve /metrics (default {DEFAULT_LISTEN}; ':PORT' for every "
                           "interface; 'none' serves nothing, with --textfile)")
-    run.add_argument("--web-config", type=Path, metavar="FILE",
+    run.add_argument("--web-config", type=_path, metavar="FILE",
                      help="TLS and basic auth for /metrics, in the Prometheus exporter-toolkit format "
                           "(node_exporter's --web.config.file); re-read when it changes")
-    run.add_argument("--textfile", type=Path, metavar="PATH",
+    run.add_argument("--textfile", type=_path, metavar="PATH",
                      help="also write the metrics to PATH (a .prom file in node_exporter's "
                           "--collector.textfile.directory), replaced atomically every interval and at stop")
     run.add_argument("--textfile-interval", type=float, default=DEFAULT_TEXTFILE_INTERVAL, metavar="SECONDS",
                      help=f"how often --textfile is rewritten (default {DEFAULT_TEXTFILE_INTERVAL:g})")
-    run.add_argument("--state-dir", type=Path, metavar="DIR",
+    run.add_argument("--state-dir", type=_path, metavar="DIR",
                      help="where the checkpoint (values and read positions) is kept, locked by one "
                           "daemon at a time (default /var/lib/logmetrics as root, else "
                           "~/.local/state/logmetrics)")
@@ -298,10 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "settings become the 'logmetrics run' command line in a comment at the top. "
                     "The exit status is 1 when the file cannot be converted.",
     )
-    grok.add_argument("config", type=Path, metavar="CONFIG", help="the grok_exporter configuration file")
-    grok.add_argument("-o", "--output", type=Path, metavar="FILE",
+    grok.add_argument("config", type=_path, metavar="CONFIG", help="the grok_exporter configuration file")
+    grok.add_argument("-o", "--output", type=_path, metavar="FILE",
                       help="write the program to FILE instead of stdout")
-    grok.add_argument("--patterns", action="append", type=Path, default=[], metavar="PATH",
+    grok.add_argument("--patterns", action="append", type=_path, default=[], metavar="PATH",
                       help="a grok pattern file or a folder of them to check the program against; "
                            "repeatable")
     grok.add_argument("--no-check", dest="check", action="store_false",
@@ -316,17 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "writes the program, and on request a 'logmetrics test' case beside it. Only the "
                     "files named here are read.",
     )
-    play.add_argument("--progs", type=Path, metavar="FILE",
+    play.add_argument("--progs", type=_path, metavar="FILE",
                       help="the program to edit (a new FILE.mtail is created by Save), or a bundled "
                            "program's name to start from (read-only)")
-    play.add_argument("--patterns", action="append", type=Path, default=[], metavar="PATH",
+    play.add_argument("--patterns", action="append", type=_path, default=[], metavar="PATH",
                       help="a grok pattern file or a folder of them; repeatable, later ones win")
-    play.add_argument("sample", nargs="?", type=Path, metavar="SAMPLE.log",
+    play.add_argument("sample", nargs="?", type=_path, metavar="SAMPLE.log",
                       help="sample log lines to start with (at most 10,000 lines, 1 MiB)")
     play.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_PLAYGROUND_PORT}", metavar="HOST:PORT",
                       help=f"where to serve the page (default 127.0.0.1:{DEFAULT_PLAYGROUND_PORT}; "
                            "port 0 picks a free one)")
-    play.add_argument("--web-config", type=Path, metavar="FILE",
+    play.add_argument("--web-config", type=_path, metavar="FILE",
                       help="TLS and basic auth, as for run")
     play.set_defaults(max_label_sets=DEFAULT_MAX_LABEL_SETS)
 

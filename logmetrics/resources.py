@@ -3,23 +3,35 @@
 An installed package has them inside it, as ``logmetrics/programs`` and
 ``logmetrics/patterns`` (see pyproject.toml); in a source checkout they are
 the ``programs/`` and ``patterns/`` folders at the top of the repository.
-Nothing here imports more than pathlib: ``logmetrics --help`` lists the
-bundled programs from here.
+``logmetrics --help`` lists the bundled programs from here, so finding them
+takes os.path alone: pathlib (with urllib.parse and ipaddress behind it) is
+imported only by the functions that return a Path.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-_PACKAGE = Path(__file__).resolve().parent
+TYPE_CHECKING = False  # typing itself is more than --help should import
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
+
+
+def bundled_folder(name: str) -> str:
+    """The folder of bundled ``programs`` or ``patterns``, as a string."""
+    installed = os.path.join(_PACKAGE, name)
+    if os.path.isdir(installed):
+        return installed
+    return os.path.join(os.path.dirname(_PACKAGE), name)
 
 
 def bundled_dir(name: str) -> Path:
     """The folder of bundled ``programs`` or ``patterns``."""
-    installed = _PACKAGE / name
-    if installed.is_dir():
-        return installed
-    return _PACKAGE.parent / name
+    from pathlib import Path
+
+    return Path(bundled_folder(name))
 
 
 PROGRAM_SUFFIX = ".mtail"
@@ -35,7 +47,8 @@ def bundled_programs_dir() -> Path:
 
 def bundled_program_names() -> list[str]:
     """Names of the bundled programs (their file names without ``.mtail``)."""
-    return sorted(p.stem for p in bundled_programs_dir().glob(f"*{PROGRAM_SUFFIX}"))
+    found = os.listdir(bundled_folder("programs"))
+    return sorted(name.removesuffix(PROGRAM_SUFFIX) for name in found if name.endswith(PROGRAM_SUFFIX))
 
 
 def bundled_program(name: str) -> Path | None:

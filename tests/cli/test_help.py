@@ -14,7 +14,7 @@ import pytest
 HEAVY = ("logmetrics.lang", "logmetrics.grok", "logmetrics.daemon", "logmetrics.runtime", "logmetrics.store",
          "logmetrics.sources", "logmetrics.exposition", "logmetrics.web", "logmetrics.commands",
          "logmetrics.errors", "prometheus_client", "watchdog", "regex", "yaml", "bcrypt", "pygrok",
-         "dataclasses", "typing")
+         "dataclasses", "typing", "pathlib")
 
 #: Run the console script's function in a fresh interpreter, then list every module it loaded.
 PROBE = """\
