@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -35,24 +34,8 @@ from pathlib import Path
 import bcrypt
 from common import REPO
 
-FLOOD = textwrap.dedent("""\
-    import base64, sys, threading, time, urllib.request
-    url, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    end = time.monotonic() + seconds
-    def flood(n):
-        k = 0
-        while time.monotonic() < end:
-            token = base64.b64encode(f"prometheus:wrong-{n}-{k}".encode()).decode()
-            request = urllib.request.Request(url, headers={"Authorization": "Basic " + token})
-            try:
-                urllib.request.urlopen(request, timeout=30).read()
-            except OSError:
-                pass
-            k += 1
-    threads = [threading.Thread(target=flood, args=(n,)) for n in range(clients)]
-    for t in threads: t.start()
-    for t in threads: t.join()
-""")
+sys.path.insert(0, str(REPO))  # the hostile clients are the hardening tests'
+from tests.abuse import password_flood, slowloris
 
 
 def free_port() -> int:
@@ -130,10 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         before, t0 = cpu(proc.pid), time.monotonic()
         report("quiet", scrapes(url, good), proc.pid, cpu(proc.pid) - before, time.monotonic() - t0)
 
-        for _ in range(args.slowloris):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            socks.append(sock)
+        socks = slowloris(port, args.slowloris)
         before, t0 = cpu(proc.pid), time.monotonic()
         report(f"slowloris {args.slowloris:,}", scrapes(url, good), proc.pid, cpu(proc.pid) - before,
                time.monotonic() - t0)
@@ -142,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         socks.clear()
         time.sleep(1)
 
-        flood = subprocess.Popen([sys.executable, "-c", FLOOD, url, str(args.flood), "12"])
+        flood = password_flood(url, args.flood, 12)
         time.sleep(2)
         before, t0 = cpu(proc.pid), time.monotonic()
         times = scrapes(url, good)

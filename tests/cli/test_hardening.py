@@ -13,7 +13,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
+from tests.abuse import password_flood, slowloris
 from tests.cli.test_daemon import SCRIPT, Daemon, layout, wait_for
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the logmetrics console script is not installed")
@@ -59,6 +59,19 @@ def timed_get(url: str, auth: tuple[str, str] | None = None, timeout: float = 30
 #: Every line of the test logs counts, however early it is written (what "--from end" skips
 #: in a file that exists at start is not what these tests are about).
 FROM_START = ("--from", "beginning")
+
+
+def start(tmp_path: Path, name: str, program: str, *options: str) -> tuple[Daemon, Path]:
+    """The daemon running ``program`` (as ``name``) alone over an empty log, read from its start;
+    returns it and the log."""
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    (progs / name).write_text(program, encoding="utf-8")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    log.write_text("")
+    return Daemon(tmp_path, progs, str(logs / "*.log"), *options, *FROM_START), log
 
 
 def raise_own_fd_limit(needed: int) -> None:
@@ -131,14 +144,7 @@ STALLING = textwrap.dedent("""\
 
 
 def test_healthy_fails_while_the_main_loop_is_stalled_and_recovers(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "stall.mtail").write_text(STALLING, encoding="utf-8")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    log.write_text("")
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--liveness-timeout", "1", *FROM_START)
+    daemon, log = start(tmp_path, "stall.mtail", STALLING, "--liveness-timeout", "1")
     try:
         # Each line runs the backtracking pattern to its time budget: one batch, many seconds.
         with open(log, "a") as f:
@@ -174,14 +180,7 @@ STAMPED = textwrap.dedent("""\
 
 
 def test_bad_line_times_are_runtime_errors_and_every_scrape_answers(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "stamped.mtail").write_text(STAMPED, encoding="utf-8")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    log.write_text("")
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--emit-metric-timestamp", *FROM_START)
+    daemon, log = start(tmp_path, "stamped.mtail", STAMPED, "--emit-metric-timestamp")
     try:
         with open(log, "a") as f:
             f.write("good 1700000000\ninf inf\nnan nan\nhuge 1e300\nfuture 1e12\nlate 1700000060\n")
@@ -209,10 +208,7 @@ def test_slowloris_with_2000_connections_does_not_delay_a_scrape(tmp_path):
         line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
         soft, hard = line.split()[3:5]
         assert soft == hard  # raised at start, as Go exporters do
-        for _ in range(2000):
-            sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
-            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
-            socks.append(sock)
+        socks = slowloris(daemon.port, 2000)
         times = []
         for _ in range(5):
             status, seconds = timed_get(f"http://127.0.0.1:{daemon.port}/metrics")
@@ -266,26 +262,6 @@ def test_out_of_file_descriptors_the_accept_loop_backs_off_and_still_answers(tmp
         assert daemon.stop() == 0
 
 
-FLOOD = textwrap.dedent("""\
-    import base64, sys, threading, time, urllib.error, urllib.request
-    url, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    end = time.monotonic() + seconds
-    def flood(n):
-        k = 0
-        while time.monotonic() < end:
-            token = base64.b64encode(f"prometheus:wrong-{n}-{k}".encode()).decode()
-            request = urllib.request.Request(url, headers={"Authorization": "Basic " + token})
-            try:
-                urllib.request.urlopen(request, timeout=30).read()
-            except OSError:
-                pass
-            k += 1
-    threads = [threading.Thread(target=flood, args=(n,)) for n in range(clients)]
-    for t in threads: t.start()
-    for t in threads: t.join()
-""")
-
-
 def test_a_wrong_password_flood_does_not_delay_a_correct_scrape(tmp_path):
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10)).decode()
     web = tmp_path / "web.yml"
@@ -296,7 +272,7 @@ def test_a_wrong_password_flood_does_not_delay_a_correct_scrape(tmp_path):
     good = ("prometheus", "s3cret")
     try:
         assert timed_get(url, good)[0] == 200  # Prometheus scraped before the flood began
-        flood = subprocess.Popen([sys.executable, "-c", FLOOD, url, "150", "8"])
+        flood = password_flood(url, 150, 8)
         try:
             time.sleep(2)
             times = []
@@ -346,14 +322,7 @@ def test_ten_thousand_8k_label_values_are_refused_in_dry_run_with_bounded_memory
 
 
 def test_label_bytes_are_bounded_and_counted_in_the_daemon(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
-    (progs / "paths.mtail").write_text(PATHS, encoding="utf-8")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    log.write_text("")
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--max-series-bytes", "50000", *FROM_START)
+    daemon, log = start(tmp_path, "paths.mtail", PATHS, "--max-series-bytes", "50000")
     try:
         with open(log, "a") as f:
             for n in range(300):
