@@ -40,6 +40,20 @@ def v3(metrics: str, head: str = V3_HEAD) -> str:
     return head + textwrap.indent(textwrap.dedent(metrics), "    ")
 
 
+def metric(kind: str, name: str, match: str, *settings: str) -> str:
+    """One metric of a configuration: a ``kind`` named ``name`` that matches ``match``, with its
+    other ``settings`` (YAML lines, nested ones indented, such as ``value: '{{.val}}'``). In
+    :func:`v3`, the first metric's ``type`` is line 7."""
+    lines = [f"- type: {kind}", f"  name: {name}", f"  match: '{match}'", *(f"  {line}" for line in settings)]
+    return "\n".join(lines) + "\n"
+
+
+def example(kind: str, name: str, *settings: str) -> str:
+    """CONFIG.md's example metric, a configuration of its own: by user, over ALICE_BOB's lines."""
+    return v3(metric(kind, name, "%{DATE} %{TIME} %{USER:user} %{NUMBER:val}", *settings,
+                     "labels:", "    user: '{{.user}}'"))
+
+
 def converted(config: str) -> tuple[str, list[str]]:
     program, warnings = convert(config, "c.yml", library=library())
     return program, [w.format("c.yml") for w in warnings]
@@ -107,55 +121,28 @@ def test_kafka_and_webhook_inputs_warn():
 
 
 def test_counter_counts_lines_by_label():
-    program, warnings = run_config(v3("""\
-        - type: counter
-          name: grok_example_lines_total
-          help: Example counter metric with labels.
-          match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
-          labels:
-              user: '{{.user}}'
-        """), ALICE_BOB)
+    config = example("counter", "grok_example_lines_total", "help: Example counter metric with labels.")
+    program, warnings = run_config(config, ALICE_BOB)
     assert values(program, "grok_example_lines_total") == {("alice",): 3, ("bob",): 1}
     assert warnings == []
 
 
 def test_counter_with_value_adds_it():
-    program, _ = run_config(v3("""\
-        - type: counter
-          name: grok_example_values_total
-          match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
-          value: '{{.val}}'
-          labels:
-              user: '{{.user}}'
-        """), ALICE_BOB)
+    program, _ = run_config(example("counter", "grok_example_values_total", "value: '{{.val}}'"), ALICE_BOB)
     assert values(program, "grok_example_values_total") == {("alice",): 6.5, ("bob",): 2.5}
 
 
 @pytest.mark.parametrize("cumulative, alice", [("true", 6.5), ("false", 2.5)])
 def test_gauge_last_value_or_cumulative(cumulative, alice):
-    program, _ = run_config(v3(f"""\
-        - type: gauge
-          name: grok_example_values
-          match: '%{{DATE}} %{{TIME}} %{{USER:user}} %{{NUMBER:val}}'
-          value: '{{{{.val}}}}'
-          cumulative: {cumulative}
-          labels:
-              user: '{{{{.user}}}}'
-        """), ALICE_BOB)
+    config = example("gauge", "grok_example_values", "value: '{{.val}}'", f"cumulative: {cumulative}")
+    program, _ = run_config(config, ALICE_BOB)
     assert values(program, "grok_example_values") == {("alice",): alice, ("bob",): 2.5}
 
 
 def test_histogram_buckets_as_documented():
-    program, _ = run_config(v3("""\
-        - type: histogram
-          name: grok_example_values
-          help: Example histogram metric with labels.
-          match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
-          value: '{{.val}}'
-          buckets: [1, 2, 3]
-          labels:
-              user: '{{.user}}'
-        """), ALICE_BOB)
+    config = example("histogram", "grok_example_values", "help: Example histogram metric with labels.",
+                     "value: '{{.val}}'", "buckets: [1, 2, 3]")
+    program, _ = run_config(config, ALICE_BOB)
     text = exposition(program)
     for sample in ('grok_example_values_bucket{le="1",user="alice"} 0.0',
                    'grok_example_values_bucket{le="2",user="alice"} 1.0',
@@ -165,16 +152,8 @@ def test_histogram_buckets_as_documented():
         assert sample in text
 
 
-SUMMARY = v3("""\
-    - type: summary
-      name: grok_example_values
-      match: '%{DATE} %{TIME} %{USER:user} %{NUMBER:val}'
-      value: '{{.val}}'
-      quantiles: {0.5: 0.05, 0.9: 0.01, 0.99: 0.001}
-      max_age: 10m
-      labels:
-          user: '{{.user}}'
-    """)
+SUMMARY = example("summary", "grok_example_values", "value: '{{.val}}'",
+                  "quantiles: {0.5: 0.05, 0.9: 0.01, 0.99: 0.001}", "max_age: 10m")
 
 
 def test_summary_becomes_a_histogram_with_a_warning():
@@ -186,12 +165,7 @@ def test_summary_becomes_a_histogram_with_a_warning():
 
 
 def test_histogram_without_buckets_gets_grok_exporters_defaults():
-    program, _ = converted(v3("""\
-        - type: histogram
-          name: h
-          match: 'took %{NUMBER:s}'
-          value: '{{.s}}'
-        """))
+    program, _ = converted(v3(metric("histogram", "h", "took %{NUMBER:s}", "value: '{{.s}}'")))
     assert "histogram h buckets 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10" in program
 
 
@@ -199,33 +173,21 @@ def test_histogram_without_buckets_gets_grok_exporters_defaults():
 
 
 def test_templates_base_gsub_text_and_arithmetic():
-    program, warnings = run_config(v3("""\
-        - type: gauge
-          name: g
-          match: '%{USER:user} took %{NUMBER:ms} ms'
-          value: '{{divide .ms 1000}}'
-          labels:
-              file: '{{base .logfile}}'
-              path: '{{.logfile}}'
-              who: 'user {{.user}}!'
-              short: '{{gsub .user "ali" "beatri"}}'
-              const: 'web'
-        """), ["alice took 250 ms"], "/var/log/example/a.log")
+    config = v3(metric("gauge", "g", "%{USER:user} took %{NUMBER:ms} ms", "value: '{{divide .ms 1000}}'",
+                       "labels:", "    file: '{{base .logfile}}'", "    path: '{{.logfile}}'",
+                       "    who: 'user {{.user}}!'", """    short: '{{gsub .user "ali" "beatri"}}'""",
+                       "    const: 'web'"))
+    program, warnings = run_config(config, ["alice took 250 ms"], "/var/log/example/a.log")
     assert warnings == []
     labels = ("a.log", "/var/log/example/a.log", "user alice!", "beatrice", "web")
     assert values(program, "g") == {labels: 0.25}
 
 
 def test_template_with_no_equivalent_drops_the_label():
-    program, warnings = run_config(v3("""\
-        - type: counter
-          name: c_total
-          match: '%{USER:user} %{NUMBER:n}'
-          labels:
-              user: '{{.user}}'
-              alice: '{{if eq .user "alice"}}1{{else}}0{{end}}'
-              missing: '{{.nosuchfield}}'
-        """), ["alice 1", "bob 2"])
+    config = v3(metric("counter", "c_total", "%{USER:user} %{NUMBER:n}", "labels:", "    user: '{{.user}}'",
+                       """    alice: '{{if eq .user "alice"}}1{{else}}0{{end}}'""",
+                       "    missing: '{{.nosuchfield}}'"))
+    program, warnings = run_config(config, ["alice 1", "bob 2"])
     assert values(program, "c_total") == {("alice",): 1, ("bob",): 1}
     assert any(w.startswith("c.yml:12: warning: metric 'c_total': label 'alice': {{if eq .user")
                and "dropped" in w for w in warnings)
@@ -233,16 +195,9 @@ def test_template_with_no_equivalent_drops_the_label():
 
 
 def test_value_with_no_equivalent():
-    config = v3("""\
-        - type: counter
-          name: c_total
-          match: '%{USER:user} %{NUMBER:n}'
-          value: '{{if eq .user "alice"}}1{{else}}0{{end}}'
-        - type: gauge
-          name: g
-          match: '%{USER:user} %{NUMBER:n}'
-          value: '{{index .extra "x"}}'
-        """)
+    config = v3(metric("counter", "c_total", "%{USER:user} %{NUMBER:n}",
+                       """value: '{{if eq .user "alice"}}1{{else}}0{{end}}'""")
+                + metric("gauge", "g", "%{USER:user} %{NUMBER:n}", """value: '{{index .extra "x"}}'"""))
     program, warnings = run_config(config, ["alice 1", "bob 2"])
     assert values(program, "c_total") == {(): 2}  # counts lines instead
     assert values(program, "g") == {}  # never updated
@@ -255,57 +210,32 @@ def test_value_with_no_equivalent():
 
 
 def test_retention_becomes_del_after():
-    program, _ = converted(v3("""\
-        - type: counter
-          name: c_total
-          match: '%{USER:user}'
-          retention: 2h30m
-          labels:
-              user: '{{.user}}'
-        """))
+    program, _ = converted(v3(metric("counter", "c_total", "%{USER:user}", "retention: 2h30m",
+                                     "labels:", "    user: '{{.user}}'")))
     assert "  del c_total[$user] after 2h30m\n" in program
 
 
 def test_delete_match_with_every_label_deletes_it():
-    program, warnings = run_config(v3("""\
-        - type: gauge
-          name: sessions
-          match: '%{USER:user} logged in'
-          value: '1'
-          labels:
-              user: '{{.user}}'
-          delete_match: '%{USER:user} logged out'
-          delete_labels:
-              user: '{{.user}}'
-        """), ["alice logged in", "bob logged in", "alice logged out"])
+    config = v3(metric("gauge", "sessions", "%{USER:user} logged in", "value: '1'",
+                       "labels:", "    user: '{{.user}}'", "delete_match: '%{USER:user} logged out'",
+                       "delete_labels:", "    user: '{{.user}}'"))
+    program, warnings = run_config(config, ["alice logged in", "bob logged in", "alice logged out"])
     assert values(program, "sessions") == {("bob",): 1}
     assert warnings == []
 
 
 def test_delete_match_with_some_labels_warns():
-    program, warnings = converted(v3("""\
-        - type: counter
-          name: c_total
-          match: '%{USER:user} %{WORD:action}'
-          labels:
-              user: '{{.user}}'
-              action: '{{.action}}'
-          delete_match: '%{USER:user} gone'
-          delete_labels:
-              user: '{{.user}}'
-        """))
+    program, warnings = converted(v3(metric(
+        "counter", "c_total", "%{USER:user} %{WORD:action}", "labels:", "    user: '{{.user}}'",
+        "    action: '{{.action}}'", "delete_match: '%{USER:user} gone'", "delete_labels:",
+        "    user: '{{.user}}'")))
     assert "del" not in program
     assert any(w.startswith("c.yml:14: warning:") and "delete_labels must name every label" in w
                for w in warnings)
 
 
 def test_per_metric_paths_restrict_by_file_name():
-    config = v3("""\
-        - type: counter
-          name: c_total
-          match: 'x'
-          path: /var/log/example/a*.log
-        """)
+    config = v3(metric("counter", "c_total", "x", "path: /var/log/example/a*.log"))
     program_text, warnings = converted(config)
     assert any(w.startswith("c.yml:10: warning: metric 'c_total' applies to") for w in warnings)
     program = compile_program(program_text)
@@ -358,29 +288,16 @@ def test_section_warnings_carry_their_lines():
 
 
 def test_metric_names_that_are_keywords_or_not_identifiers():
-    program, _ = converted(v3("""\
-        - type: gauge
-          name: text
-          match: '%{NUMBER:n}'
-          value: '{{.n}}'
-        - type: gauge
-          name: 'ns:errors'
-          match: '%{NUMBER:n}'
-          value: '{{.n}}'
-        """))
+    program, _ = converted(v3(metric("gauge", "text", "%{NUMBER:n}", "value: '{{.n}}'")
+                              + metric("gauge", "'ns:errors'", "%{NUMBER:n}", "value: '{{.n}}'")))
     assert 'gauge m_text as "text"' in program
     assert 'gauge ns_errors as "ns:errors"' in program
     assert compile_program(program).metrics["m_text"].export_name == "text"
 
 
 def test_slashes_in_match_are_escaped():
-    program, _ = run_config(v3("""\
-        - type: counter
-          name: c_total
-          match: 'GET /api/(?P<what>\\w+)'
-          labels:
-              what: '{{.what}}'
-        """), ["GET /api/users", "GET /other/x"])
+    config = v3(metric("counter", "c_total", "GET /api/(?P<what>\\w+)", "labels:", "    what: '{{.what}}'"))
+    program, _ = run_config(config, ["GET /api/users", "GET /other/x"])
     assert values(program, "c_total") == {("users",): 1}
 
 
@@ -533,17 +450,10 @@ def test_per_metric_paths_hold_in_the_daemon(tmp_path):
     logs.mkdir()
     (logs / "a.log").write_text("hello bob\nhello amy\n")
     (logs / "b.log").write_text("hello zed\n")
-    program, _warnings = convert(v3(f"""\
-        - type: counter
-          name: a_lines_total
-          match: 'hello %{{WORD:who}}'
-          path: {logs / 'a.log'}
-          labels:
-              who: '{{{{.who}}}}'
-        - type: counter
-          name: all_lines_total
-          match: 'hello'
-        """), "c.yml", "c.mtail", library())
+    config = v3(metric("counter", "a_lines_total", "hello %{WORD:who}", f"path: {logs / 'a.log'}",
+                       "labels:", "    who: '{{.who}}'")
+                + metric("counter", "all_lines_total", "hello"))
+    program, _warnings = convert(config, "c.yml", "c.mtail", library())
     progs = tmp_path / "progs"
     progs.mkdir()
     (progs / "c.mtail").write_text(program)
