@@ -40,12 +40,65 @@ def kill9(daemon: Daemon) -> None:
     daemon.stderr.close()
 
 
+def start(tmp_path: Path, where: str = "beginning") -> Daemon:
+    """The daemon over the layout's logs/*.log, reading a file it has no position for from ``where``."""
+    return Daemon(tmp_path, tmp_path / "progs", str(tmp_path / "logs" / "*.log"), "--from", where)
+
+
+def started(tmp_path: Path, count: int) -> tuple[Daemon, Path, Path, int]:
+    """The layout with ``count`` lines in its log, and the daemon once it has counted them;
+    returns the daemon, the logs folder, the log and the lines written."""
+    _progs, logs, log = layout(tmp_path)
+    n = append(log, 0, count)
+    daemon = start(tmp_path)
+    try:
+        assert_counted(daemon, n)
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon, logs, log, n
+
+
+def restart_and_count(tmp_path: Path, written: int, where: str = "beginning") -> None:
+    """Start the daemon again and check that it counts ``written`` lines in all, then stop it."""
+    daemon = start(tmp_path, where)
+    try:
+        assert_counted(daemon, written)
+    finally:
+        code = daemon.stop()
+    assert code == 0
+
+
+def with_history(tmp_path: Path) -> tuple[Path, Path]:
+    """The layout with 50 lines already in its log, history that ``--from end`` does not count;
+    returns the logs folder and the log."""
+    _progs, logs, log = layout(tmp_path)
+    log.write_text(lines(0, 50), encoding="utf-8")
+    return logs, log
+
+
+def away(daemon: Daemon, how: str) -> None:
+    """The daemon goes away: killed (``kill -9``) or stalled (SIGSTOP)."""
+    if how == "kill":
+        kill9(daemon)
+    else:
+        daemon.proc.send_signal(signal.SIGSTOP)
+
+
+def back(tmp_path: Path, daemon: Daemon, how: str) -> Daemon:
+    """It comes back: started again after a kill, or SIGCONT after a stall; returns the one running."""
+    if how == "kill":
+        return start(tmp_path)
+    daemon.proc.send_signal(signal.SIGCONT)
+    return daemon
+
+
 def test_a_fifo_at_a_followed_path_or_a_rotated_name_never_blocks(tmp_path):
-    progs, logs, log = layout(tmp_path)
+    _progs, logs, log = layout(tmp_path)
     other = logs / "other.log"
     log.write_text(lines(0, 10), encoding="utf-8")
     other.write_text("", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon = start(tmp_path)
     assert wait_for(lambda: daemon.samples().get("lines_total") == 10.0)
     os.rename(log, logs / "app.log.1")
     os.mkfifo(log)  # a FIFO where the log was: open() on it would wait for a writer for ever
@@ -61,52 +114,36 @@ def test_a_fifo_at_a_followed_path_or_a_rotated_name_never_blocks(tmp_path):
     os.mkfifo(logs / "other.log.1")
     os.mkfifo(logs / "app.log.2")
     append(other, 15, 5)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-    try:
-        assert_counted(daemon, 20)
-    finally:
-        assert daemon.stop() == 0
+    restart_and_count(tmp_path, 20)
 
 
 def test_from_end_is_for_the_first_start_only(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    log.write_text(lines(0, 50), encoding="utf-8")  # history, not counted: --from end, first start
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))
+    logs, log = with_history(tmp_path)  # not counted: --from end, first start
+    daemon = start(tmp_path, "end")
     n = append(log, 0, 5)
     assert_counted(daemon, n)
     assert daemon.stop() == 0
     # Written while stopped, to a file the daemon never saw: read from its beginning.
     append(logs / "new.log", n, 500)
-    n += 500
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))
-    try:
-        assert_counted(daemon, n)
-    finally:
-        daemon.stop()
+    restart_and_count(tmp_path, n + 500, "end")
 
 
 def test_kill_9_within_the_first_second_loses_nothing(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    log.write_text(lines(0, 50), encoding="utf-8")  # history, not counted: --from end
+    logs, log = with_history(tmp_path)
     n = 0
     for life in range(4):
-        daemon = Daemon(tmp_path, progs, str(logs / "*.log"))  # --from end, the default
+        daemon = start(tmp_path, "end")  # the default
         n = append(log, n, 1000)
         n = append(logs / f"b{life}.log", n, 250)  # a file created just before the kill
         time.sleep(0.2)
         kill9(daemon)
         n = append(log, n, 500)  # while it is down
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))
-    try:
-        assert_counted(daemon, n)
-    finally:
-        daemon.stop()
+    restart_and_count(tmp_path, n, "end")
 
 
 def test_a_rotated_in_file_that_cannot_be_opened_at_first_is_read_from_its_start(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    log.write_text(lines(0, 50), encoding="utf-8")  # history, not counted: --from end
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"))  # --from end
+    logs, log = with_history(tmp_path)
+    daemon = start(tmp_path, "end")
     try:
         n = append(log, 0, 100)
         assert wait_for(lambda: daemon.samples().get("lines_total") == 100.0)
@@ -134,39 +171,19 @@ def _rotate_by_hand(logs: Path, log: Path, compress_older: bool) -> None:
     log.touch()
 
 
-@pytest.mark.parametrize("compress", [False, True], ids=["plain", "delaycompress"])
-def test_two_rotations_while_stopped_read_every_generation(tmp_path, compress):
-    progs, logs, log = layout(tmp_path)
-    n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-    assert_counted(daemon, n)
-    kill9(daemon)
-    n = append(log, n, 300)  # after the last checkpoint, before the first rotation
-    _rotate_by_hand(logs, log, compress)
-    n = append(log, n, 2000)  # the middle generation, never seen by the daemon
-    _rotate_by_hand(logs, log, compress)
-    n = append(log, n, 700)
-    assert (logs / ("app.log.2.gz" if compress else "app.log.2")).exists()
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+@pytest.mark.parametrize("how, compress", [("kill", False), ("kill", True), ("stall", False)],
+                         ids=["stopped-plain", "stopped-delaycompress", "stall"])
+def test_two_rotations_while_away_read_every_generation(tmp_path, how, compress):
+    daemon, logs, log, n = started(tmp_path, 1000)
     try:
-        assert_counted(daemon, n)
-    finally:
-        daemon.stop()
-
-
-def test_two_rotations_during_a_stall_read_every_generation(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-    try:
-        assert_counted(daemon, n)
-        daemon.proc.send_signal(signal.SIGSTOP)
-        n = append(log, n, 300)
-        _rotate_by_hand(logs, log, compress_older=False)
-        n = append(log, n, 2000)
-        _rotate_by_hand(logs, log, compress_older=False)
+        away(daemon, how)
+        n = append(log, n, 300)  # after the last checkpoint, before the first rotation
+        _rotate_by_hand(logs, log, compress)
+        n = append(log, n, 2000)  # the middle generation, never seen by the daemon
+        _rotate_by_hand(logs, log, compress)
         n = append(log, n, 700)
-        daemon.proc.send_signal(signal.SIGCONT)
+        assert (logs / ("app.log.2.gz" if compress else "app.log.2")).exists()
+        daemon = back(tmp_path, daemon, how)
         assert_counted(daemon, n)
     finally:
         daemon.stop()
@@ -177,12 +194,9 @@ def test_an_empty_generation_rotated_again_is_not_taken_for_a_newer_one(tmp_path
     """logrotate's create leaves an empty file that a quiet service never writes before the next
     rotation, while the server wrote to the old file after it was made: the older generation has
     the later time. Generations are ordered by their numbers, not by that time."""
-    progs, logs, log = layout(tmp_path)
+    daemon, logs, log, n = started(tmp_path, 1000)
     other = logs / "other.log"  # written to make checkpoints while app.log stays empty
-    n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
     try:
-        assert_counted(daemon, n)
         os.rename(log, logs / "app.log.1")
         log.touch()
         assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
@@ -195,18 +209,12 @@ def test_an_empty_generation_rotated_again_is_not_taken_for_a_newer_one(tmp_path
             return set(checkpoint.read(tmp_path / "state").positions)
 
         assert wait_for(lambda: saved() == {str(log), str(other)}), saved()
-        if how == "kill":
-            kill9(daemon)
-        else:
-            daemon.proc.send_signal(signal.SIGSTOP)
+        away(daemon, how)
         os.rename(logs / "app.log.1", logs / "app.log.2")
         os.rename(log, logs / "app.log.1")  # still empty: its time is older than app.log.2's
         n = append(log, n, 300)
         assert os.stat(logs / "app.log.1").st_mtime_ns < os.stat(logs / "app.log.2").st_mtime_ns
-        if how == "kill":
-            daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-        else:
-            daemon.proc.send_signal(signal.SIGCONT)
+        daemon = back(tmp_path, daemon, how)
         assert_counted(daemon, n)
         time.sleep(1.0)  # a generation read twice would show up now
         assert_counted(daemon, n)
@@ -219,47 +227,35 @@ def test_copytruncate_of_a_file_last_seen_empty_reads_the_copy(tmp_path, how):
     """A file seen empty has no first bytes to be known by: copied and truncated before the next
     look (a stall, or while the daemon is down), it looks as if only appended to. The copy is
     the rotated file newer than every one there was when it was opened."""
-    progs, logs, log = layout(tmp_path)
+    daemon, logs, log, n = started(tmp_path, 1000)
     other = logs / "other.log"
-    n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
     try:
-        assert_counted(daemon, n)
         os.rename(log, logs / "app.log.1")
         log.touch()
         assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
         n = append(other, n, 10)  # a checkpoint that knows the empty file (and app.log.1, drained)
         assert wait_for(lambda: set(checkpoint.read(tmp_path / "state").positions)
                         == {str(log), str(logs / "app.log.1"), str(other)})
-        if how == "kill":
-            kill9(daemon)
-        else:
-            daemon.proc.send_signal(signal.SIGSTOP)
+        away(daemon, how)
         n = append(log, n, 200)  # never read before the rotation: only in the copy
         os.rename(logs / "app.log.1", logs / "app.log.2")
         shutil.copyfile(log, logs / "app.log.1")
         with open(log, "r+") as f:
             f.truncate(0)
         n = append(log, n, 300)
-        if how == "kill":
-            daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-        else:
-            daemon.proc.send_signal(signal.SIGCONT)
+        daemon = back(tmp_path, daemon, how)
         assert_counted(daemon, n)
     finally:
         daemon.stop()
 
 
 def test_a_generation_that_is_truly_gone_is_reported_and_counted(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    n = append(log, 0, 100)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-    assert_counted(daemon, n)
+    daemon, _logs, log, n = started(tmp_path, 100)
     assert daemon.stop() == 0
     append(log, n, 50)  # written, then the file is deleted while the daemon is down
     log.unlink()
     n = append(log, n + 50, 10)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon = start(tmp_path)
     try:
         lost = f"logmetrics_log_generations_lost_total{{file={log}}}"
         assert wait_for(lambda: daemon.samples().get(lost) == 1)
@@ -271,8 +267,8 @@ def test_a_generation_that_is_truly_gone_is_reported_and_counted(tmp_path):
 
 
 def test_a_file_created_written_and_renamed_away_within_the_rescan_is_read(tmp_path):
-    progs, logs, _log = layout(tmp_path)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    _progs, logs, _log = layout(tmp_path)
+    daemon = start(tmp_path)
     try:
         n = 0
         for i in range(5):
@@ -287,10 +283,10 @@ def test_a_file_created_written_and_renamed_away_within_the_rescan_is_read(tmp_p
 
 
 def test_lines_written_to_the_old_file_during_a_stall_survive_a_kill(tmp_path):
-    progs, logs, log = layout(tmp_path)
+    _progs, logs, log = layout(tmp_path)
     writer = Writer(log)
     writer.start()
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon = start(tmp_path)
     time.sleep(1.0)
     os.rename(log, logs / "app.log.1")  # the writer goes on writing to the renamed file
     log.write_text("", encoding="utf-8")
@@ -301,38 +297,27 @@ def test_lines_written_to_the_old_file_during_a_stall_survive_a_kill(tmp_path):
     kill9(daemon)
     writer.reopen()
     time.sleep(0.5)
-    written = writer.finish()
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-    try:
-        assert_counted(daemon, written)
-    finally:
-        daemon.stop()
+    restart_and_count(tmp_path, writer.finish())
 
 
 def test_copytruncate_during_a_stall_with_more_new_bytes_than_the_old_offset(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon, logs, log, n = started(tmp_path, 1000)
     try:
-        assert_counted(daemon, n)
-        daemon.proc.send_signal(signal.SIGSTOP)
+        away(daemon, "stall")
         n = append(log, n, 100)  # not read before the rotation: they are only in the copy
         shutil.copyfile(log, logs / "app.log.1")
         with open(log, "r+") as f:
             f.truncate(0)
         n = append(log, n, 1500)  # longer than the old offset
-        daemon.proc.send_signal(signal.SIGCONT)
+        daemon = back(tmp_path, daemon, "stall")
         assert_counted(daemon, n)
     finally:
         daemon.stop()
 
 
 def test_a_rotated_file_overwritten_in_place_while_drained_is_not_counted(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    n = append(log, 0, 500)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon, logs, log, n = started(tmp_path, 500)
     try:
-        assert_counted(daemon, n)
         os.rename(log, logs / "app.log.1")
         n = append(log, n, 10)
         assert wait_for(lambda: "rotated (new file at the path)" in daemon.log(), timeout=10)
@@ -348,11 +333,8 @@ def test_a_rotated_file_overwritten_in_place_while_drained_is_not_counted(tmp_pa
 
 
 def test_a_file_cut_in_place_and_appended_does_not_count_kept_lines_again(tmp_path):
-    progs, logs, log = layout(tmp_path)
-    n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon, _logs, log, n = started(tmp_path, 1000)
     try:
-        assert_counted(daemon, n)
         with open(log, "r+") as f:
             f.truncate(len(lines(0, 500)))  # the first 500 lines stay
         assert wait_for(lambda: "cut in place" in daemon.log(), timeout=10)
@@ -365,12 +347,12 @@ def test_a_file_cut_in_place_and_appended_does_not_count_kept_lines_again(tmp_pa
 
 @pytest.mark.skipif(LOGROTATE is None, reason="logrotate is not installed")
 def test_real_logrotate_delaycompress_twice_while_stopped(tmp_path):
-    progs, logs, log = layout(tmp_path)
+    _progs, logs, log = layout(tmp_path)
     config = tmp_path / "logrotate.conf"
     config.write_text(f"{log} {{\n  rotate 5\n  create\n  compress\n  delaycompress\n}}\n", encoding="utf-8")
     state = tmp_path / "logrotate.status"
     n = append(log, 0, 1000)
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
+    daemon = start(tmp_path)
     assert_counted(daemon, n)
     kill9(daemon)
     for _ in range(3):
@@ -378,11 +360,7 @@ def test_real_logrotate_delaycompress_twice_while_stopped(tmp_path):
         subprocess.run([str(LOGROTATE), "-f", "-s", str(state), str(config)], check=True)
     n = append(log, n, 100)
     assert (logs / "app.log.2.gz").exists() and (logs / "app.log.1").exists()
-    daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
-    try:
-        assert_counted(daemon, n)
-    finally:
-        daemon.stop()
+    restart_and_count(tmp_path, n)
 
 
 
