@@ -263,14 +263,17 @@ class Generation:
     """
 
     def __init__(self, fd: int, st: os.stat_result, name: str, offset: int, max_line: int,
-                 compression: str = "", splitter: LineSplitter | None = None) -> None:
+                 compression: str = "", splitter: LineSplitter | None = None,
+                 known: FileId | None = None) -> None:
+        """``known``: the identity ``offset`` was saved with, checked already; kept rather than
+        taken afresh, so that a rewrite since the check is noticed before reading on."""
         self.fd = fd
         self.name = name
         self.compression = compression
         self.splitter = splitter or LineSplitter(max_line)
         self._stream: BinaryIO | None = None
         self._stream_pos = 0
-        self.file_id = self._fingerprint(st)
+        self.file_id = known if known is not None and known.dev != -1 else self._fingerprint(st)
         if compression:
             os.lseek(fd, 0, os.SEEK_SET)  # the duplicate the head was read through shares the offset
             self._stream = _DECOMPRESSORS[compression](fileobj=os.fdopen(os.dup(fd), "rb"))

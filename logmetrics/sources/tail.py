@@ -270,7 +270,7 @@ class FileTailer:
         mine = saved.get(self.path)
         if opened is not None and mine is not None and len(saved) == 1 and _same(*opened, mine):
             fd, st = opened  # the common case: the same file, nothing rotated
-            self.current = Generation(fd, st, self.path, mine.offset, self.max_line)
+            self.current = Generation(fd, st, self.path, mine.offset, self.max_line, known=mine.file)
             return
         candidates = rotated_files(self.path)
         if opened is not None:  # renamed since it was opened: it is the current file, not an older one
@@ -299,13 +299,19 @@ class FileTailer:
                 self._take_older(candidates[max(found) + 1:], {}, "rotated while stopped")
         if opened is not None:
             fd, st = opened
-            self.current = Generation(fd, st, self.path, current_offset or 0, self.max_line)
+            if current_offset is not None and mine is not None:
+                self.current = Generation(fd, st, self.path, current_offset, self.max_line, known=mine.file)
+                if found and mine.file.head_len == 0:
+                    # Saved while empty: rotated files newer than the newest saved generation are
+                    # copies of it made while nobody read it.
+                    self.current.prev = candidates[max(found)].key
+            else:
+                # Never read: a copy of it made since the listing (copytruncate) is newer than
+                # every file listed.
+                self.current = Generation(fd, st, self.path, 0, self.max_line)
+                self.current.prev = candidates[-1].key if candidates else None
             self._ever_opened = True
-            if current_offset is not None and found and mine is not None and mine.file.head_len == 0:
-                # Saved while empty: rotated files newer than the newest saved generation are
-                # copies of it made while nobody read it.
-                self.current.prev = candidates[max(found)].key
-                self._take_copies_of_empty()
+            self._take_unread_copies()
 
     def _take_older(self, candidates: list[Rotated], found_offsets: dict[tuple[int, int], int],
                     why: str) -> None:
@@ -346,8 +352,8 @@ class FileTailer:
             return True
         if st is None:
             return False
-        if self.current.file_id.head_len == 0:  # nothing to tell a copy by: see _take_copies_of_empty
-            self._take_copies_of_empty()
+        if self.current.file_id.head_len == 0:  # nothing to tell a copy by
+            self._take_unread_copies()
         if self.current.still_same(st):
             self.current.seen(st)
             self.current.refingerprint()
@@ -355,14 +361,16 @@ class FileTailer:
             self._rewritten(st)
         return True
 
-    def _take_copies_of_empty(self) -> None:
-        """Read the copies made of a current file last seen empty, before reading it.
+    def _take_unread_copies(self) -> None:
+        """Read the copies made of the current file before any of it was read, before it.
 
         A file seen empty has no first bytes to know it by, and no offset to
         find shorter: copied and truncated (copytruncate) before the next look,
-        it looks as if only appended to. But such a copy is a rotated file
-        newer than every one there was when the file was opened, and not a
-        generation held here: it is read whole, before the file itself.
+        it looks as if only appended to; and a file copied and truncated between
+        its opening and its first look is known by what it holds after. Such a
+        copy is a rotated file newer than every one there was when the file was
+        opened (``prev``), and not a generation held here: it is read whole,
+        before the file itself.
         """
         current = self.current
         if current is None or current.prev is None:
@@ -386,7 +394,9 @@ class FileTailer:
         if index is not None:
             log.info("%s: truncated (copytruncate): reading the rest from %s", self.path,
                      candidates[index].path)
-            copy = open_generation(candidates[index], old.pos, self.max_line, old.splitter)
+            held = any((g.file_id.dev, g.file_id.ino) == candidates[index].key for g in self.older)
+            # A copy already held was taken whole before any of the file was read: nothing to add.
+            copy = None if held else open_generation(candidates[index], old.pos, self.max_line, old.splitter)
             if copy is not None:
                 copy.tail = old.tail
                 copy.until = time.monotonic()  # a copy is not written to
@@ -439,7 +449,7 @@ class FileTailer:
             # Rotated between the listing and the opening, or copied before the first read: newer
             # than the newest file listed.
             self.current.prev = candidates[-1].key
-            self._take_copies_of_empty()
+            self._take_unread_copies()
 
     def _retire_current(self, until: float) -> None:
         assert self.current is not None

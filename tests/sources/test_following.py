@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import time
 from pathlib import Path
 
+from logmetrics.sources import tail
 from logmetrics.sources.follow import Follower
 from logmetrics.sources.generations import open_generation, rotated_files
 from logmetrics.sources.tail import FileTailer
@@ -109,6 +111,37 @@ def test_a_generation_renamed_between_listing_and_opening_is_opened_by_identity(
     gen.close()
     assert lines == numbered(100, 100).decode().splitlines()
     assert gen.name == str(tmp_path / "app.log.2")
+
+
+def test_a_copytruncate_while_resuming_reads_the_copy_and_the_rest(tmp_path, monkeypatch):
+    """The file at the path, never read, copied and truncated just after the rotated names were
+    listed and before it was first looked at: the copy is read whole, then the file."""
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 100))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    assert len(read_all(tailer)) == 100
+    saved = tailer.positions()
+    tailer.close()
+    os.rename(log, tmp_path / "app.log.1")  # while down: rotated, and the new file written
+    log.write_bytes(numbered(100, 100))
+    real_rotated_files = tail.rotated_files
+    copied: list[bool] = []
+
+    def listed_then_copied_and_truncated(path):
+        listing = real_rotated_files(path)
+        if not copied:
+            copied.append(True)
+            os.rename(tmp_path / "app.log.1", tmp_path / "app.log.2")
+            shutil.copyfile(log, tmp_path / "app.log.1")
+            with open(log, "r+b") as f:
+                f.truncate(0)
+                f.write(numbered(200, 50))
+        return listing
+
+    monkeypatch.setattr(tail, "rotated_files", listed_then_copied_and_truncated)
+    resumed = FileTailer(str(log), saved, start_at_end=False)
+    assert read_all(resumed) == numbered(100, 150).decode().splitlines()
+    resumed.close()
 
 
 def test_a_saved_generation_is_resumed_from_inside_a_gz_file(tmp_path):
