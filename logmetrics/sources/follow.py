@@ -31,6 +31,7 @@ when it changes, so that thousands of quiet logs hold no file descriptors.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import logging
 import os
 import threading
@@ -107,9 +108,11 @@ class Follower:
         matched = self.watcher.files()
         known = set(matched)
         added = []
-        for path in matched:
+        for path in matched + self._missing_with_saved(known):
             if path in self.tailers or os.path.isdir(path):
                 continue
+            if path not in known and path not in self._unclaimed:
+                continue  # claimed meanwhile, as a rotated name of a file followed
             saved: dict[str, Position] = {}
             for name in self._owners.pop(path, ()):
                 if name in self._unclaimed and (name == path or (is_rotated_name(path, name)
@@ -141,6 +144,15 @@ class Follower:
                             "from its beginning (logmetrics_log_glob_files counts the matches)", pattern)
         self._first_scan = False
         return added
+
+    def _missing_with_saved(self, known: set[str]) -> list[str]:
+        """Saved paths the globs match by name that are missing now (renamed away, not created
+        again yet): the generations rotated from them may still hold lines to read."""
+        if not self._unclaimed:
+            return []
+        patterns = [os.path.abspath(pattern) for pattern in self.watcher.globs]
+        return sorted(name for name in self._unclaimed
+                      if name not in known and any(fnmatch.fnmatchcase(name, p) for p in patterns))
 
     def poll(self) -> list[tuple[str, list[str]]]:
         """Lines written since the last poll, by file."""

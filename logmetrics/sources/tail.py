@@ -48,6 +48,7 @@ What it tells apart, and how (see docs/following.md for the user's view):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -290,11 +291,17 @@ class FileTailer:
             found[candidates.index(free[index])] = position
         if found:
             # Saved generations resume at their offsets; files between them were read to their end
-            # before (else they would be saved too); files newer than the newest saved one were
-            # rotated while nobody read them, unless the saved current file is still at the path.
+            # before (else they would be saved too), except copies of a file saved while empty
+            # (nothing read of it, so nothing of its copies); files newer than the newest saved
+            # one were rotated while nobody read them, unless the saved current file is still at
+            # the path.
             self.stats.rotations += 1
-            self._take_older([candidates[i] for i in sorted(found)],
-                             {candidates[i].key: p.offset for i, p in found.items()}, "")
+            ordered = sorted(found)
+            copies = [i for before, after in itertools.pairwise(ordered) if found[after].file.head_len == 0
+                      for i in range(before + 1, after)]
+            self._take_older([candidates[i] for i in sorted(ordered + copies)],
+                             {candidates[i].key: p.offset for i, p in found.items()},
+                             "copied from a file before any of it was read")
             if current_offset is None:
                 self._take_older(candidates[max(found) + 1:], {}, "rotated while stopped")
         if opened is not None:

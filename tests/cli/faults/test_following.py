@@ -222,11 +222,13 @@ def test_an_empty_generation_rotated_again_is_not_taken_for_a_newer_one(tmp_path
         daemon.stop()
 
 
+@pytest.mark.parametrize("then_renamed", [False, True], ids=["stays", "then-renamed"])
 @pytest.mark.parametrize("how", ["kill", "stall"])
-def test_copytruncate_of_a_file_last_seen_empty_reads_the_copy(tmp_path, how):
+def test_copytruncate_of_a_file_last_seen_empty_reads_the_copy(tmp_path, how, then_renamed):
     """A file seen empty has no first bytes to be known by: copied and truncated before the next
     look (a stall, or while the daemon is down), it looks as if only appended to. The copy is
-    the rotated file newer than every one there was when it was opened."""
+    the rotated file newer than every one there was when it was opened; renamed away after
+    that, the file has the copy between it and the older generation saved with it."""
     daemon, logs, log, n = started(tmp_path, 1000)
     other = logs / "other.log"
     try:
@@ -243,10 +245,25 @@ def test_copytruncate_of_a_file_last_seen_empty_reads_the_copy(tmp_path, how):
         with open(log, "r+") as f:
             f.truncate(0)
         n = append(log, n, 300)
+        if then_renamed:
+            for k in (2, 1):
+                os.rename(logs / f"app.log.{k}", logs / f"app.log.{k + 1}")
+            os.rename(log, logs / "app.log.1")
+            n = append(log, n, 50)
         daemon = back(tmp_path, daemon, how)
         assert_counted(daemon, n)
     finally:
         daemon.stop()
+
+
+def test_a_log_renamed_away_and_not_created_again_while_down_is_read_to_its_end(tmp_path):
+    """The path is missing at start (renamed, the server has not created it again): what was
+    written to the file before the rename is still read, under its rotated name."""
+    daemon, logs, log, n = started(tmp_path, 1000)
+    kill9(daemon)
+    n = append(log, n, 100)
+    os.rename(log, logs / "app.log.1")
+    restart_and_count(tmp_path, n)
 
 
 def test_a_generation_that_is_truly_gone_is_reported_and_counted(tmp_path):
