@@ -119,14 +119,20 @@ def _options(text: str, query: str) -> dict[str, list[str]]:
     return fields
 
 
-def _streams(text: str, query: str) -> frozenset[str]:
+def _values(text: str, query: str, name: str, misplaced: str) -> frozenset[str]:
+    """The values of option ``name`` (none without options); the other option, which this kind
+    of source does not take, is an error saying ``misplaced``."""
     if not query:
         return frozenset()
     fields = _options(text, query)
-    if "tag" in fields:
-        raise AddressError(f"{text}: ?tag= filters syslog messages, not container logs "
-                           "(a container log's lines are chosen with ?stream=stdout or ?stream=stderr)")
-    streams = frozenset(fields["stream"])
+    if set(fields) - {name}:
+        raise AddressError(f"{text}: {misplaced}")
+    return frozenset(fields[name])
+
+
+def _streams(text: str, query: str) -> frozenset[str]:
+    streams = _values(text, query, "stream", "?tag= filters syslog messages, not container logs (a container "
+                      "log's lines are chosen with ?stream=stdout or ?stream=stderr)")
     bad = sorted(streams - set(CONTAINER_STREAMS))
     if bad:
         raise AddressError(f"{text}: ?stream={bad[0]}: a container log's stream is stdout or stderr")
@@ -134,15 +140,10 @@ def _streams(text: str, query: str) -> frozenset[str]:
 
 
 def _tags(text: str, query: str, syslog: bool) -> frozenset[str]:
-    if not query:
-        return frozenset()
-    fields = _options(text, query)
-    if "stream" in fields:
-        raise AddressError(f"{text}: ?stream= chooses a container log's stream; it is for cri:// "
-                           "and docker:// sources")
-    if not syslog:
+    tags = _values(text, query, "tag", "?stream= chooses a container log's stream; it is for cri:// and "
+                   "docker:// sources")
+    if tags and not syslog:
         raise AddressError(f"{text}: ?tag= filters syslog messages; use syslog+{text}")
-    tags = frozenset(fields["tag"])
     if "" in tags:
         raise AddressError(f"{text}: empty tag")
     return tags
