@@ -375,7 +375,7 @@ def scrape_once(kind: str, paths: int, lines: int, scraping: bool) -> tuple[floa
         # First every label set once, so that each scrape renders ``paths`` series from the start.
         with open(log, "a", encoding="utf-8") as f:
             f.write(block(paths))
-        daemon.wait_for(paths, poll=0.1)
+        daemon.wait_for(paths, timeout=600, poll=0.1)
         # A scrape that renders (logmetrics reuses a body for as long as its render took).
         time.sleep(1.5)
         plain = timed_scrape(daemon.port)
@@ -400,7 +400,7 @@ def scrape_once(kind: str, paths: int, lines: int, scraping: bool) -> tuple[floa
         started = time.perf_counter()
         with open(log, "a", encoding="utf-8") as f:
             f.write(appended)
-        daemon.wait_for(paths + lines, poll=0.1)
+        daemon.wait_for(paths + lines, timeout=600, poll=0.1)
         elapsed = time.perf_counter() - started
         stop.set()
         if scraping:
