@@ -1,4 +1,5 @@
-"""Grok: dialect translation, the pattern library, expansion, and Logstash's own patterns."""
+"""Grok: the pattern library, expansion, and Logstash's own patterns (dialect translation is in
+test_translate.py)."""
 
 from __future__ import annotations
 
@@ -15,106 +16,12 @@ from logmetrics.grok import (
     RegexSyntaxError,
     compile_regex,
     expand,
-    make_identifier,
     translate,
 )
 from tests.helpers import SHARED_DATA, run, values
 
 LOGSTASH = SHARED_DATA / "grok" / "logstash-patterns-core" / "patterns"
 needs_logstash = pytest.mark.skipif(not LOGSTASH.exists(), reason="shared test data is not present")
-
-
-def matcher(pattern: str, dialect: str = "oniguruma"):
-    return compile_regex(translate(pattern, dialect)).pattern
-
-
-# --- translation ------------------------------------------------------------------
-
-
-def test_named_groups_and_ecs_names():
-    rx = matcher(r"(?<a>\d+)-(?<[source][address]>\w+)-(?P<c>x)")
-    assert rx.fullmatch("12-ab-x").groupdict() == {"a": "12", "source_address": "ab", "c": "x"}
-
-
-def test_hex_escape_is_a_hex_digit_in_oniguruma():
-    rx = matcher(r"\h+")
-    assert rx.fullmatch("09afAF")
-    assert not rx.fullmatch(" ")
-    assert matcher(r"[\h-]+").fullmatch("ff-00")
-    with pytest.raises(RegexSyntaxError):
-        compile_regex(translate(r"\h", "re2"))  # RE2 has no \h: Python's engine rejects it
-
-
-def test_shorthand_classes_are_ascii_as_in_oniguruma_and_re2():
-    for dialect in ("oniguruma", "re2"):
-        assert not matcher(r"\d+", dialect).fullmatch("٣٤")
-        assert not matcher(r"\w+", dialect).fullmatch("é")
-        assert matcher(r"\d+", dialect).fullmatch("34")
-
-
-def test_posix_classes_are_unicode_in_oniguruma_and_ascii_in_re2():
-    unixpath = matcher(r"(/[[[:alnum:]]_%!$@:.,+~-]*)+")
-    assert unixpath.fullmatch("/opt/Čierný_Peter/.中")
-    assert not unixpath.fullmatch("/a b")
-    assert matcher("[[:alpha:]]+").fullmatch("Čé")
-    assert not matcher("[[:alpha:]]+", "re2").fullmatch("Čé")
-    assert matcher("[[:print:]]+", "re2").fullmatch('Mozilla/5.0 "x"')
-    assert not matcher("[^[:space:]]", "oniguruma").fullmatch(" ")
-    assert matcher("[^[:alnum:]]", "oniguruma").fullmatch("-")
-    assert not matcher("[^[:alnum:]]", "oniguruma").fullmatch("Č")
-
-
-def test_ruby_m_flag_is_dotall_and_mid_pattern_flags_are_scoped():
-    rx = matcher("(?m)a.b")
-    assert rx.fullmatch("a\nb")
-    rx = matcher("x(?i)ab")
-    assert rx.fullmatch("xAB") and not rx.fullmatch("XAB")
-    assert matcher("(?:a(?i)b)c").fullmatch("aBc") and not matcher("(?:a(?i)b)c").fullmatch("aBC")
-    assert matcher("(?m)^a$", "re2").search("x\na\ny")  # RE2's m is multi-line
-
-
-def test_nested_quantifier_and_anchors():
-    assert matcher(r"a.?*b").fullmatch("axyzb")
-    assert matcher(r"ab\z").search("ab") and not matcher(r"ab\z").search("ab\n")
-    assert matcher(r"ab\Z").search("ab\n")
-    assert matcher(r"\Qa.b\E", "re2").fullmatch("a.b") and not matcher(r"\Qa.b\E", "re2").fullmatch("axb")
-    assert matcher(r"\x{41}").fullmatch("A")
-
-
-@pytest.mark.parametrize(
-    ("pattern", "dialect", "offset", "message"),
-    [
-        (r"a\Gb", "oniguruma", 1, "\\G"),
-        (r"(a)\1", "re2", 3, "backreferences"),
-        (r"(?=a)", "re2", 0, "lookaround"),
-        (r"[[:nope:]]", "oniguruma", 1, "unknown POSIX class"),
-        (r"ab)", "re2", 2, "unbalanced"),
-        (r"(ab", "re2", 3, "not closed"),
-        (r"[ab", "re2", 0, "not closed"),
-        (r"*a", "re2", 0, "nothing to repeat"),
-    ],
-)
-def test_untranslatable_constructs_are_loud_errors(pattern, dialect, offset, message):
-    with pytest.raises(RegexSyntaxError) as info:
-        translate(pattern, dialect)
-    assert info.value.offset == offset
-    assert message in info.value.message
-
-
-def test_identifier_mapping():
-    assert make_identifier("[source][address]") == "source_address"
-    assert make_identifier("[http][response][status_code]") == "http_response_status_code"
-    assert make_identifier("a.b") == "a_b"
-    assert make_identifier("@timestamp") == "_timestamp"
-    assert make_identifier("1x") == "_1x"
-
-
-def test_the_engine_is_chosen_per_pattern():
-    assert compile_regex(r"(?<=ab)c").engine == "re"
-    assert compile_regex(r"(?<=a|bc)d").engine == "regex"  # variable-width lookbehind
-    with pytest.raises(RegexSyntaxError) as info:
-        compile_regex("a(b")
-    assert "missing )" in info.value.message
 
 
 # --- the library -------------------------------------------------------------------

@@ -21,7 +21,8 @@ def full(pattern: str, text: str, dialect: str = "oniguruma") -> bool:
 @pytest.mark.parametrize(
     ("name", "ident"),
     [("[source][address]", "source_address"), ("a.b", "a_b"), ("@x", "_x"), ("-", "_"),
-     ("[apache][error][proxy][error][code]?", "apache_error_proxy_error_code_"), ("1st", "_1st")],
+     ("[apache][error][proxy][error][code]?", "apache_error_proxy_error_code_"), ("1st", "_1st"),
+     ("[http][response][status_code]", "http_response_status_code")],
 )
 def test_capture_names_become_identifiers(name, ident):
     assert make_identifier(name) == ident
@@ -76,6 +77,8 @@ def test_posix_brackets_are_unicode_aware_in_oniguruma():
     assert not unixpath.fullmatch("/opt/a b")
     assert full(r"[[:alpha:]]+", "Čα") and not full(r"[[:alpha:]]", "1")
     assert full(r"[^[:space:]]+", "a\u00e9") and not full(r"[^[:space:]]", "\u2003")
+    assert not full(r"[^[:space:]]", " ")
+    assert full(r"[^[:alnum:]]", "-") and not full(r"[^[:alnum:]]", "Č")
     assert full(r"[[:digit:]]", "٣")
     assert full(r"[[:^alpha:]]", "1") and not full(r"[[:^alpha:]]", "Č")
     assert full(r"[[:alpha:]_]+", "_Č") and not full(r"[[:alpha:]_]", "1")
@@ -84,16 +87,21 @@ def test_posix_brackets_are_unicode_aware_in_oniguruma():
 
 def test_posix_brackets_are_ascii_in_re2():
     assert full(r"[[:alnum:]]+", "aZ9", "re2") and not full(r"[[:alnum:]]", "Č", "re2")
+    assert not full(r"[[:alpha:]]", "Č", "re2")
     assert full(r"[[:print:]]+", "a ~", "re2") and not full(r"[[:print:]]", "\t", "re2")
     assert full(r"[^[:digit:]]", "٣", "re2")
 
 
 def test_ruby_m_is_dotall_anywhere_and_scoped():
     assert full(r"a(?m).b", "a\nb") and not full(r"a.b", "a\nb")
+    assert full(r"(?m)a.b", "a\nb")
     # Inside a group the switch ends with the group.
     assert full(r"(?:(?m).).", "\nx") and not full(r"(?:(?m).).", "\n\n")
     # Expanded mid-pattern, as in RAILS3HEAD after grok: no "global flag" error.
     assert full(r"x(?:(?m)Started .*)", "xStarted a\nb")
+    # (?i) likewise: from where it stands to the end of its group, not before.
+    assert full(r"x(?i)ab", "xAB") and not full(r"x(?i)ab", "XAB")
+    assert full(r"(?:a(?i)b)c", "aBc") and not full(r"(?:a(?i)b)c", "aBC")
 
 
 def test_oniguruma_isolated_flag_keeps_later_alternatives_inside():
@@ -176,19 +184,26 @@ def test_grok_like_text_without_expander_and_percent_repeat():
     ("pattern", "dialect", "offset", "message"),
     [
         (r"a\1", "re2", 1, "no backreferences"),
+        (r"(a)\1", "re2", 3, "backreferences"),
+        (r"(?=a)", "re2", 0, "lookaround"),
         (r"x(?=y)", "re2", 1, "no lookaround"),
         (r"x(?<!y)", "re2", 1, "no lookaround"),
         (r"(?>a)", "re2", 0, "no lookaround or atomic"),
         (r"a\Z", "re2", 1, "no \\Z"),
         (r"ab\G", "oniguruma", 2, "unsupported escape \\G"),
+        (r"a\Gb", "oniguruma", 1, "\\G"),
         (r"\K", "oniguruma", 0, "unsupported escape \\K"),
         (r"a(?x)b", "oniguruma", 1, "inline flag 'x'"),
         (r"(?U)a", "oniguruma", 0, "inline flag 'U'"),
         (r"a[[:nope:]]", "re2", 2, "unknown POSIX class"),
+        (r"[[:nope:]]", "oniguruma", 1, "unknown POSIX class"),
         (r"a[b&&c]", "oniguruma", 3, "intersection"),
         (r"ab[cd", "re2", 2, "not closed"),
+        (r"[ab", "re2", 0, "not closed"),
+        (r"(ab", "re2", 3, "not closed"),
         (r"(a", "re2", 2, "not closed"),
         (r"a)", "re2", 1, "unbalanced"),
+        (r"ab)", "re2", 2, "unbalanced"),
         (r"*a", "re2", 0, "nothing to repeat"),
         (r"a|+", "oniguruma", 2, "nothing to repeat"),
         (r"a(?(1)b)", "oniguruma", 1, "unsupported group"),
@@ -202,6 +217,14 @@ def test_untranslatable_constructs_are_loud_errors_with_offsets(pattern, dialect
         translate(pattern, dialect)
     assert message in info.value.message
     assert info.value.offset == offset
+
+
+def test_the_engine_is_chosen_per_pattern():
+    assert compile_regex(r"(?<=ab)c").engine == "re"
+    assert compile_regex(r"(?<=a|bc)d").engine == "regex"  # variable-width lookbehind
+    with pytest.raises(RegexSyntaxError) as info:
+        compile_regex("a(b")
+    assert "missing )" in info.value.message
 
 
 def test_engine_errors_carry_the_engine_reason_and_offset():
