@@ -73,6 +73,11 @@ class Daemon:
         """The daemon's last log lines other than request logs: what to show when a test fails."""
         return "\n".join([line for line in self.log().splitlines() if '"GET ' not in line][-last:])
 
+    def wait_lines(self, count: float, timeout: float = 15.0) -> None:
+        """Wait until the counting program's lines_total is ``count``; fail, showing the daemon's
+        recent log, if it never is."""
+        assert wait_for(lambda: self.samples().get("lines_total") == float(count), timeout), self.events(40)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout=20)
@@ -94,6 +99,20 @@ def layout(tmp_path: Path) -> tuple[Path, Path, Path]:
     logs = tmp_path / "logs"
     logs.mkdir()
     return progs, logs, logs / "app.log"
+
+
+def follow_one_log(tmp_path: Path, text: str, *extra: str) -> tuple[Daemon, Path, Path]:
+    """The counting program over one log holding ``text``: a daemon following it (given the
+    ``extra`` options), the programs folder, and the log's path."""
+    progs, _logs, log = layout(tmp_path)
+    log.write_text(text, encoding="utf-8")
+    return Daemon(tmp_path, progs, str(log), *extra), progs, log
+
+
+def append(path: Path, text: str) -> None:
+    """Append ``text`` to the log at ``path``, as a server writes: opened, written, closed."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
 
 
 def wait_for(predicate, timeout: float = 15.0) -> bool:
@@ -190,12 +209,9 @@ def test_rotations_and_restarts_lose_and_repeat_nothing(tmp_path):
 
 
 def test_self_metrics_pages_and_openmetrics(tmp_path):
-    progs = counting_progs(tmp_path)
-    log = tmp_path / "a.log"
-    log.write_text("line 1\nline 2\nnot a line\n", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    daemon, _progs, log = follow_one_log(tmp_path, "line 1\nline 2\nnot a line\n", "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.events()
+        daemon.wait_lines(2)
         samples = daemon.samples()
         assert samples[f"logmetrics_log_lines_total{{file={log}}}"] == 3
         assert samples["logmetrics_program_lines_matched_total{prog=count.mtail}"] == 2
@@ -215,33 +231,25 @@ def test_self_metrics_pages_and_openmetrics(tmp_path):
 
 
 def test_reload_on_change_keeps_values_and_survives_a_broken_program(tmp_path):
-    progs = tmp_path / "progs"
-    progs.mkdir()
+    daemon, progs, log = follow_one_log(tmp_path, "")
     program = progs / "count.mtail"
-    program.write_text(COUNTING, encoding="utf-8")
-    log = tmp_path / "a.log"
-    log.write_text("", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log))
     try:
-        with open(log, "a") as f:
-            f.write("line 1\nline 2\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.events()
+        append(log, "line 1\nline 2\n")
+        daemon.wait_lines(2)
 
         # A changed program: lines_total is declared the same, so it keeps its value.
         changed = COUNTING + "counter other_total\n/^other/ {\n  other_total++\n}\n"
         program.write_text(changed, encoding="utf-8")
         assert wait_for(lambda: "other_total" in daemon.samples())
-        with open(log, "a") as f:
-            f.write("line 3\nother\n")
+        append(log, "line 3\nother\n")
         assert wait_for(lambda: daemon.samples().get("other_total") == 1.0)
         assert daemon.samples()["lines_total"] == 3.0
 
         # A broken program: the running version stays, and the failure is visible.
         program.write_text("counter broken by x\n/(?P<y>.)/ {\n  broken[$y]++\n", encoding="utf-8")
         assert wait_for(lambda: daemon.samples().get(FAILING) == 1.0)
-        with open(log, "a") as f:
-            f.write("line 4\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 4.0), daemon.events()
+        append(log, "line 4\n")
+        daemon.wait_lines(4)
 
         # Fixed again, reloaded by SIGHUP as well.
         program.write_text(COUNTING, encoding="utf-8")
@@ -259,7 +267,7 @@ def test_missing_log_and_bad_state_dir_are_reported(tmp_path):
     try:
         log.parent.mkdir()
         log.write_text("line 1\n", encoding="utf-8")  # appears after start: read from its beginning
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+        daemon.wait_lines(1)
     finally:
         daemon.stop()
     blocker = tmp_path / "file"
@@ -302,17 +310,13 @@ def test_kill_9_at_random_moments_counts_every_line_once(tmp_path):
 
 
 def test_no_checkpoint_starts_counters_at_zero(tmp_path):
-    progs = counting_progs(tmp_path)
-    log = tmp_path / "a.log"
-    log.write_text("line 1\n", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", "--no-checkpoint")
-    assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    daemon, progs, log = follow_one_log(tmp_path, "line 1\n", "--from", "beginning", "--no-checkpoint")
+    daemon.wait_lines(1)
     assert daemon.stop() == 0
-    with open(log, "a") as f:
-        f.write("line 2\n")
+    append(log, "line 2\n")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", "--no-checkpoint")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)  # only the new line
+        daemon.wait_lines(1)  # only the new line
         time.sleep(0.5)
         assert daemon.samples()["lines_total"] == 1.0
     finally:
@@ -320,10 +324,7 @@ def test_no_checkpoint_starts_counters_at_zero(tmp_path):
 
 
 def test_bad_input_is_counted_and_skipped_never_fatal(tmp_path):
-    progs = counting_progs(tmp_path)
-    log = tmp_path / "bad.log"
-    log.write_bytes(b"")
-    daemon = Daemon(tmp_path, progs, str(log))
+    daemon, _progs, log = follow_one_log(tmp_path, "")
     try:
         import random
 
@@ -339,7 +340,7 @@ def test_bad_input_is_counted_and_skipped_never_fatal(tmp_path):
                 f.write(chunk)
             f.write(b"\nline 3\n")
         key = f"{{file={log}}}"
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 3.0, timeout=60)
+        daemon.wait_lines(3, timeout=60)
         samples = daemon.samples()
         assert samples[f"logmetrics_log_overlong_lines_total{key}"] == 1
         assert samples[f"logmetrics_log_invalid_utf8_lines_total{key}"] >= 2
@@ -360,9 +361,8 @@ def test_debug_log_in_a_watched_folder_does_not_feed_on_itself(tmp_path):
     log.write_text("", encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(tmp_path / "*.log"))
     try:
-        with open(log, "a") as f:
-            f.write("line 1\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+        append(log, "line 1\n")
+        daemon.wait_lines(1)
         time.sleep(1.0)
         before = len(daemon.log())
         time.sleep(2.0)
@@ -375,11 +375,8 @@ def test_debug_log_in_a_watched_folder_does_not_feed_on_itself(tmp_path):
 def test_a_program_file_caught_mid_write_is_not_loaded(tmp_path):
     """An editor truncates a program, then writes it: the empty file in between is never loaded
     (it would compile, and replace the running program with one that counts nothing)."""
-    progs = counting_progs(tmp_path)
+    daemon, progs, log = follow_one_log(tmp_path, "")
     program = progs / "count.mtail"
-    log = tmp_path / "a.log"
-    log.write_text("", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log))
     try:
         for _ in range(3):
             with open(program, "w", encoding="utf-8") as f:
@@ -387,9 +384,8 @@ def test_a_program_file_caught_mid_write_is_not_loaded(tmp_path):
                 time.sleep(0.05)
                 f.write(COUNTING + "# edited\n")
             time.sleep(0.5)
-        with open(log, "a") as f:
-            f.write("line 1\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0), daemon.events()
+        append(log, "line 1\n")
+        daemon.wait_lines(1)
         assert "(0 metrics)" not in daemon.log()
     finally:
         assert daemon.stop() == 0
@@ -398,17 +394,13 @@ def test_a_program_file_caught_mid_write_is_not_loaded(tmp_path):
 def test_an_emptied_program_file_keeps_the_running_version(tmp_path):
     """Truncated and not written yet (a writer that stalls, or an editor): the running program
     stays; the file's next version is loaded as usual."""
-    progs = counting_progs(tmp_path)
+    daemon, progs, log = follow_one_log(tmp_path, "")
     program = progs / "count.mtail"
-    log = tmp_path / "a.log"
-    log.write_text("", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log))
     try:
         program.write_text("", encoding="utf-8")
         assert wait_for(lambda: "is empty" in daemon.log()), daemon.events()
-        with open(log, "a") as f:
-            f.write("line 1\n")
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0), daemon.events()
+        append(log, "line 1\n")
+        daemon.wait_lines(1)
         program.write_text(COUNTING + "counter other_total\n", encoding="utf-8")
         assert wait_for(lambda: "other_total" in daemon.samples()), daemon.events()
         assert daemon.samples()["lines_total"] == 1.0

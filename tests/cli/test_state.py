@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_daemon import SCRIPT, Daemon, counting_progs, layout, wait_for
+from tests.cli.test_daemon import SCRIPT, Daemon, append, counting_progs, follow_one_log, layout, wait_for
 
 
 def stop(daemon: Daemon) -> tuple[int, str]:
@@ -37,7 +37,7 @@ def test_a_file_name_that_is_not_utf8_is_followed_counted_and_resumed(tmp_path):
     shown = f"{logs}/\\xff.log"  # bytes that are not UTF-8 are shown as \xNN
     daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.log()
+        daemon.wait_lines(2)
         samples = daemon.samples()
         assert samples[f"logmetrics_log_lines_total{{file={shown}}}"] == 2.0
         assert samples[f"lines_by_file_total{{file={shown}}}"] == 2.0
@@ -50,7 +50,7 @@ def test_a_file_name_that_is_not_utf8_is_followed_counted_and_resumed(tmp_path):
         f.write(b"line 3\n")
     daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 3.0), daemon.log()
+        daemon.wait_lines(3)
         time.sleep(0.5)
         assert daemon.samples().get("lines_total") == 3.0
     finally:
@@ -58,11 +58,9 @@ def test_a_file_name_that_is_not_utf8_is_followed_counted_and_resumed(tmp_path):
 
 
 def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path):
-    progs, _logs, log = layout(tmp_path)
-    log.write_text("line 1\n", encoding="utf-8")
-    first = Daemon(tmp_path, progs, str(log), "--from", "beginning")
+    first, progs, log = follow_one_log(tmp_path, "line 1\n", "--from", "beginning")
     try:
-        assert wait_for(lambda: first.samples().get("lines_total") == 1.0)
+        first.wait_lines(1)
         second = subprocess.run(
             [str(SCRIPT), "run", "--progs", str(progs), "--logs", str(log), "--listen", "127.0.0.1:0",
              "--state-dir", str(tmp_path / "state")],
@@ -70,16 +68,15 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path):
         assert second.returncode != 0
         assert f"is in use by another logmetrics (pid {first.proc.pid})" in second.stderr
         assert str(tmp_path / "state") in second.stderr and "Traceback" not in second.stderr
-        with open(log, "a") as f:
-            f.write("line 2\n")
-        assert wait_for(lambda: first.samples().get("lines_total") == 2.0)  # the first goes on
+        append(log, "line 2\n")
+        first.wait_lines(2)  # the first goes on
     finally:
         first.proc.kill()  # kill -9: the lock goes with the process
         first.proc.wait(timeout=10)
         first.stderr.close()
     again = Daemon(tmp_path, progs, str(log), "--from", "beginning")
     try:
-        assert wait_for(lambda: again.samples().get("lines_total") == 2.0)
+        again.wait_lines(2)
     finally:
         assert again.stop() == 0
 
@@ -113,25 +110,22 @@ def test_a_checkpoint_of_the_wrong_shape_never_stops_start_up_nor_a_scrape(tmp_p
     (tmp_path / "state" / "metrics.checkpoint.json").write_text(text, encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.log()
+        daemon.wait_lines(2)
         assert "WARNING" in daemon.log() and "checkpoint" in daemon.log()
     finally:
         assert daemon.stop() == 0
 
 
 def test_a_damaged_journal_resumes_from_the_last_complete_commit(tmp_path):
-    progs, _logs, log = layout(tmp_path)
-    log.write_text("line 1\n", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
-    assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    daemon, progs, log = follow_one_log(tmp_path, "line 1\n", "--from", "beginning")
+    daemon.wait_lines(1)
     assert daemon.stop() == 0
     with open(tmp_path / "state" / "checkpoint.journal.jsonl", "ab") as f:
         f.write(b'["set","count.mtail","lines_total",[[[],"x"]]]\n["commit"')  # torn
-    with open(log, "a") as f:
-        f.write("line 2\n")
+    append(log, "line 2\n")
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0), daemon.log()
+        daemon.wait_lines(2)
         assert "not a checkpoint record" in daemon.log()
     finally:
         assert daemon.stop() == 0
@@ -165,13 +159,12 @@ def test_a_state_dir_of_an_older_version_resumes_without_loss(tmp_path, with_che
     log = tmp_path / "app.log"
     log.write_text("line 0\nline 1\n", encoding="utf-8")
     older_version_state(tmp_path / "state", log, len("line 0\nline 1\n"), 2, with_checkpoint)
-    with open(log, "a") as f:
-        f.write("line 2\nline 3\n")  # written while no daemon ran
+    append(log, "line 2\nline 3\n")  # written while no daemon ran
     extra = () if with_checkpoint else ("--no-checkpoint",)
     daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning", *extra)
     try:
         expected = 4.0 if with_checkpoint else 2.0
-        assert wait_for(lambda: daemon.samples().get("lines_total") == expected), daemon.log()
+        daemon.wait_lines(expected)
         time.sleep(1.5)
         assert daemon.samples()["lines_total"] == expected
     finally:
@@ -181,18 +174,15 @@ def test_a_state_dir_of_an_older_version_resumes_without_loss(tmp_path, with_che
 
 
 def test_a_final_save_that_fails_is_not_called_saved(tmp_path):
-    progs, _logs, log = layout(tmp_path)
-    log.write_text("line 1\n", encoding="utf-8")
-    daemon = Daemon(tmp_path, progs, str(log), "--from", "beginning")
-    assert wait_for(lambda: daemon.samples().get("lines_total") == 1.0)
+    daemon, _progs, log = follow_one_log(tmp_path, "line 1\n", "--from", "beginning")
+    daemon.wait_lines(1)
     state = tmp_path / "state"
     assert wait_for(lambda: (state / "checkpoint.jsonl").exists())
     for name in ("checkpoint.jsonl", "checkpoint.journal.jsonl"):  # nothing can replace these now
         (state / name).unlink()
         (state / name).mkdir()
-    with open(log, "a") as f:
-        f.write("line 2\n")
-    assert wait_for(lambda: daemon.samples().get("lines_total") == 2.0)
+    append(log, "line 2\n")
+    daemon.wait_lines(2)
     code, text = stop(daemon)
     assert code != 0
     assert "NOT saved" in text and "positions saved" not in text.replace("NOT saved", "")
@@ -204,7 +194,7 @@ def test_many_files_share_one_position_store(tmp_path):
         (logs / f"app{i}.log").write_text(f"line {i}\n", encoding="utf-8")
     daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
     try:
-        assert wait_for(lambda: daemon.samples().get("lines_total") == 300.0, timeout=60), daemon.log()
+        daemon.wait_lines(300, timeout=60)
     finally:
         code, _text = stop(daemon)
     assert code == 0
