@@ -8,12 +8,16 @@ Measures (median of --repeat runs, each a fresh process):
   - mtail --one_shot on apache_combined.mtail (when the mtail binary is installed),
   - all bundled programs at once, each on its own log (Apache and nginx access and error logs),
     and all of them on every line of the Apache log (mtail's way: every program reads every line),
-  - the bundled program on 100,000 and 1,000,000 lines: peak RSS must stay flat.
+  - the bundled program on 100,000 and 1,000,000 lines: peak RSS must stay flat,
+  - the bundled program on the same lines with a new second on every line (what strptime costs
+    when its time cache never hits).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import re
 from pathlib import Path
 
 from common import (
@@ -63,6 +67,11 @@ def main(argv: list[str] | None = None) -> list[Result]:
                                     "--progs", str(MTAIL_APACHE), "--logs", str(log)],
                                    lines, args.repeat))
     results.extend(all_programs(log, lines, args.repeat))
+    seconds = every_second(log)
+    results.append(measure("logmetrics dry-run apache_access.mtail, a new second on every line",
+                           logmetrics_argv("dry-run", "-q", "--progs", str(bundled), str(seconds)),
+                           lines, args.repeat))
+    seconds.unlink()
     flat = []
     for size in (100_000, 1_000_000):
         sized, count = plain_copy(APACHE_LOG_GZ, lines=size)
@@ -85,6 +94,18 @@ def main(argv: list[str] | None = None) -> list[Result]:
             print(f"# {name}: x{ratio:.2f} mtail's lines per CPU-second")
     log.unlink()
     return results
+
+
+def every_second(log: Path) -> Path:
+    """A copy of ``log`` whose times ([01/Nov/2026:00:00:00 +0000] on) go up by a second a line."""
+    copy = log.with_name("every_second.log")
+    stamp = re.compile(r"\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]")
+    start = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
+    with open(log, encoding="utf-8") as lines, open(copy, "w", encoding="utf-8") as out:
+        for number, line in enumerate(lines):
+            when = start + datetime.timedelta(seconds=number)
+            out.write(stamp.sub(when.strftime("[%d/%b/%Y:%H:%M:%S +0000]"), line, count=1))
+    return copy
 
 
 def all_programs(apache_log: Path, apache_lines: int, repeat: int) -> list[Result]:

@@ -80,6 +80,8 @@ class CheckedProgram:
     captures: dict[ast.CapRef, CaptureUse] = field(default_factory=dict)
     targets: dict[Target, ast.Decl] = field(default_factory=dict)
     uses_timestamp: bool = False
+    #: The program calls timestamp(): it reads the line's time, not only sets it.
+    reads_timestamp: bool = False
 
     def site(self, node: ast.Pattern) -> PatternSite:
         return self.sites[node]
@@ -138,6 +140,7 @@ class Checker:
         self.captures: dict[ast.CapRef, CaptureUse] = {}
         self.targets: dict[Target, ast.Decl] = {}
         self.uses_timestamp = False
+        self.reads_timestamp = False
 
     def error(self, pos: Position, message: str) -> None:
         self.errors.append(CompileError(pos, message))
@@ -165,7 +168,7 @@ class Checker:
         self.drop_unused_captures()
         sites = {site.node: site for site in self.patterns}
         return CheckedProgram(tree, self.decls, self.patterns, sites, self.captures, self.targets,
-                              self.uses_timestamp)
+                              self.uses_timestamp, self.reads_timestamp)
 
     def drop_unused_captures(self) -> None:
         """Recompile each regex with only the captures the program reads.
@@ -437,6 +440,8 @@ class Checker:
                 self.error(arg.pos, f"a regex is not an argument of {node.name}()")
         if node.name in ("strptime", "settime", "timestamp"):
             self.uses_timestamp = True
+        if node.name == "timestamp":
+            self.reads_timestamp = True
         if node.name == "strptime" and not isinstance(node.args[1], ast.StrLit):
             self.error(node.args[1].pos, "the layout of strptime() must be a string literal")
         return result

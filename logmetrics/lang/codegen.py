@@ -18,6 +18,7 @@ from typing import Any
 
 from logmetrics.lang import ast, builtins
 from logmetrics.lang.checker import CheckedProgram, Target
+from logmetrics.lang.golayout import TimeCheck
 from logmetrics.store import Kind, Metric
 
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -106,7 +107,9 @@ class _Generator:
         self.count_sites = count_sites
         self.sites: dict[int, SiteCode] = {}
         self.stamps = stamps and checked.uses_timestamp
-        self.reads_time = self.stamps  # the code reads ts (timestamp(), stamps): reset it per line
+        # The code reads ts (timestamp(), stamps): reset it per line, and strptime() works out the
+        # time. Otherwise strptime() only checks the time (a bad one is still a runtime error).
+        self.reads_time = self.stamps or checked.reads_timestamp
         self.lines: list[_Line] = []
         self.ns: dict[str, Any] = {
             "_num": builtins.to_number,
@@ -193,7 +196,7 @@ class _Generator:
         if not counted_where_hit:
             self.emit(3, "hit = False")
         if self.reads_time:
-            # Otherwise nothing reads the line's time: strptime() still validates, ts needs no reset.
+            # Otherwise nothing reads the line's time: strptime() only checks it, ts needs no reset.
             self.emit(3, "ts = None")
         self.emit(3, "try:")
         if self.uses_stop:
@@ -311,6 +314,12 @@ class _Generator:
             text = self.checked.decl(target).kind == "text"
             value = self.string(expr.value) if text else self.number(expr.value)
             self.update(target, expr.op, value, depth)
+        elif isinstance(expr, ast.Call) and expr.name == "strptime" and not self.reads_time:
+            check = self.new_temp("_stk")
+            self.ns[check] = TimeCheck(_layout(expr))
+            self.emit(depth, f"_s = {self.string(expr.args[0])}")
+            self.emit(depth, f"if _s != {check}.last:")  # the line before's time, mostly
+            self.emit(depth + 1, f"{check}(_s)")
         elif isinstance(expr, ast.Call) and expr.name == "strptime":
             # A cache per call site: log lines come in bursts with the same timestamp.
             layout = _layout(expr)
@@ -561,7 +570,6 @@ class _Generator:
         if name == "strtol":
             return f"_strtol({self.string(args[0])}, {self.number(args[1])})"
         if name == "timestamp":
-            self.reads_time = True
             return "(ts if ts is not None else int(_now()))"
         if name == "getfilename":
             return "filename"

@@ -213,6 +213,25 @@ def test_bad_regex_error_points_into_the_right_literal():
     assert (error.pos.line, error.message.startswith("bad regex")) == (3, True)
 
 
+@pytest.mark.parametrize("stamps", [False, True])
+def test_a_bad_time_is_a_runtime_error_whether_or_not_the_time_is_read(stamps):
+    """Without timestamp() or --emit-metric-timestamp the time is only checked, not worked out,
+    and a line whose time does not parse still stops there, as when the time is read."""
+    from logmetrics.runtime.program import Program
+    from tests.helpers import library
+
+    prog = Program.compile(
+        "counter c by k\n"
+        '/^(?P<t>\\S+) (?P<k>\\w+)/ {\n  strptime($t, "2006-01-02T15:04:05Z07:00")\n  c[$k]++\n}\n',
+        "t.mtail", library(), stamps=stamps,
+    )
+    assert ("_strptime_into" in prog.source) is stamps  # the value is worked out only when read
+    prog.run(["2026-11-25T00:00:00Z a", "2026-11-25T00:00:01Z a", "2026-11-25T00:00:99Z a",
+              "2026-13-25T00:00:02Z b", "2026-11-25T00:00:02Z b"], "x")
+    assert values(prog, "c") == {("a",): 2, ("b",): 1}
+    assert prog.stats.runtime_errors == 2
+
+
 def test_metric_timestamps_from_strptime_when_asked():
     from logmetrics.exposition.render import render
     from logmetrics.runtime.engine import Runtime

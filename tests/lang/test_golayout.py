@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from logmetrics.lang.golayout import parse_time
+from logmetrics.lang.golayout import TimeCheck, parse_time
 
 
 def reference(text: str, fmt: str) -> float:
@@ -46,3 +46,45 @@ def test_a_minute_read_before_does_not_let_bad_seconds_through():
     # Same length, other fields: read in full, not mistaken for the cached minute.
     assert parse_time("01/Nov/2026:10:01:05 +0200", layout) - parse_time("01/Nov/2026:10:00:05 +0200",
                                                                          layout) == 60
+
+
+def _fits(layout: str, text: str) -> bool:
+    try:
+        parse_time(text, layout)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("layout", "fmt"), [
+    ("02/Jan/2006:15:04:05 -0700", "%d/%b/%Y:%H:%M:%S +0000"),
+    ("Mon Jan _2 15:04:05.999999 2006", "%a %b %e %H:%M:%S.%f %Y"),
+    ("2006/01/02 15:04:05", "%Y/%m/%d %H:%M:%S"),
+])
+def test_time_check_refuses_exactly_what_parse_time_refuses(layout, fmt):
+    """The check a strptime() whose value is not read makes: a new second of the last minute is
+    checked without a parse, and never lets through a time parse_time refuses."""
+    start = datetime.datetime(2026, 11, 1, 9, 58, 30)
+    good = [(start + datetime.timedelta(seconds=7 * i)).strftime(fmt) for i in range(60)]
+
+    def spoilt(text: str, kind: int) -> str:
+        """``text`` made unreadable, most often in its seconds (the minute stays the last one's)."""
+        at = text.rindex(":") + 1
+        dot = text.find(".")
+        fraction = text[:dot + 3] + "a" + text[dot + 4:] if dot > 0 else text + "x"
+        return [text[:at] + "61" + text[at + 2:], text[:at] + "x5" + text[at + 2:],
+                text[:at] + "-1" + text[at + 2:], fraction,
+                text.replace("Nov", "Nix").replace("/11/", "/13/"), text + " trailing", "",
+                " " + text + " "][kind % 8]
+
+    check = TimeCheck(layout)
+    texts = [t for i, text in enumerate(good) for t in (text, spoilt(text, i))]
+    assert sum(not _fits(layout, t) for t in texts) >= 45
+    for text in texts:
+        refused = not _fits(layout, text)
+        try:
+            check(text)
+        except ValueError:
+            assert refused, text
+        else:
+            assert not refused, text
