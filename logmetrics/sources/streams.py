@@ -22,7 +22,6 @@ globs are found by a rescan every :data:`FIFO_RESCAN` seconds.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
 import selectors
@@ -34,6 +33,7 @@ from dataclasses import dataclass, replace
 
 from logmetrics.sources.address import SourceAddress
 from logmetrics.sources.fifo import FifoStream, is_fifo
+from logmetrics.sources.globs import GlobLister
 from logmetrics.sources.sockets import DatagramSocket, SourceError, open_socket
 from logmetrics.sources.stdin import StdinStream
 from logmetrics.sources.stream import Batch, Endpoint, Stream, StreamHost, StreamStats, Subscriber
@@ -82,6 +82,7 @@ class StreamReader(StreamHost):
         self._ended = False
         self._last_fifo_scan = -FIFO_RESCAN
         self._plain: set[str] = set()  # paths the globs match that are not FIFOs
+        self._globs = GlobLister(self.file_globs)
         self._plain_since = 0.0
 
     # --- main thread ---------------------------------------------------------------
@@ -266,8 +267,7 @@ class StreamReader(StreamHost):
             self._plain.clear()
             self._plain_since = now
         for pattern in self.file_globs:
-            for path in glob.glob(pattern, recursive=True):
-                path = os.path.abspath(path)
+            for path in self._globs.expand(pattern)[0]:  # listed again only when a folder changed
                 if path in known or path in self._plain:
                     continue
                 if not is_fifo(path):

@@ -10,6 +10,10 @@ come on NFS or FUSE, so the follower also rescans on a short interval.
 ``poll=True`` uses watchdog's polling observer for file systems without
 inotify.
 
+Globs are expanded by :class:`~logmetrics.sources.globs.GlobLister`, again
+only when a folder changed; a create or move event in a folder expands its
+globs again at once, whatever the folder's time says.
+
 Writes to files are not watchdog's to report (it costs a Python event per
 ``write()``): :mod:`logmetrics.sources.inotify` reads them on the main loop,
 at most once per :data:`COALESCE`, so that a log written one line at a time
@@ -38,6 +42,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from logmetrics.sources.globs import GlobLister
 from logmetrics.sources.inotify import ModifyWatch
 from logmetrics.sources.wake import Waker
 
@@ -116,6 +121,11 @@ class LogWatcher:
             except OSError as exc:
                 log.warning("cannot read inotify directly (%s); writes are learnt through watchdog", exc)
         self._last_take = -float("inf")
+        #: Every write to the files :meth:`files` found is reported by :meth:`take_changes`
+        #: (inotify, every folder watched, no symbolic link): no need to look at files unasked.
+        self.writes_reported = False
+        self._lister = GlobLister(self.globs, always=poll)  # poll: NFS and FUSE folder times lie
+        self._found: list[str] = []
 
     def start(self) -> None:
         self._observer.start()
@@ -162,24 +172,34 @@ class LogWatcher:
                 changes.paths.add(dest)
             if kind in ("created", "moved"):
                 changes.created = True
+                self._lister.forget(src, dest)
 
     def files(self) -> list[str]:
-        """What the globs match now (absolute paths); the caller checks what they are."""
+        """What the globs match now (absolute paths, sorted); the caller checks what they are."""
         found: set[str] = set()
         matches: dict[str, int] = {}
+        changed = False
         for pattern in self.globs:
-            paths = glob.glob(pattern, recursive=True)
+            paths, fresh = self._lister.expand(pattern)
+            changed = changed or fresh
             matches[pattern] = len(paths)  # no stat more: a directory a log glob matches is rare
-            found.update(os.path.abspath(path) for path in paths)
+            found.update(paths)
         self.matches = matches
+        if not changed:
+            return self._found
+        unwatched = self._writes is None
         if self._writes is not None:
             for folder in {os.path.dirname(path) for path in found}:
                 try:
                     self._writes.watch(folder)
                 except OSError as exc:  # e.g. the inotify watch limit: the rescan still reads
+                    unwatched = True
                     log.warning("cannot watch %s for writes (%s); relying on the periodic rescan",
                                 folder, exc)
-        return sorted(found)
+        # A write through a symbolic link is reported in the target's folder, not watched here.
+        self.writes_reported = not unwatched and not any(os.path.islink(path) for path in found)
+        self._found = sorted(found)
+        return self._found
 
     def wait(self, timeout: float) -> bool:
         """Sleep until a change is reported or ``timeout`` passes; True if woken by a change.

@@ -48,8 +48,8 @@ class StatusInputs:
     stream_stats: Callable[[], dict[str, StreamStats]] = dict
 
 
-#: Seconds the files' statistics are reused between pages: reading them stats every file, and with
-#: thousands of files each stat waits for the interpreter lock the main loop holds.
+#: Seconds the files' statistics are reused between pages: reading them copies every file's, and
+#: with thousands of files that waits for the interpreter lock the main loop holds.
 FILE_STATS_TTL = 2.0
 
 

@@ -81,3 +81,24 @@ def test_writes_in_a_folder_that_appears_later_are_seen(tmp_path):
         assert str(log) in seen
     finally:
         watcher.stop()
+
+
+def test_writes_are_reported_unless_a_followed_file_is_a_symbolic_link(tmp_path):
+    """A write through a link is reported in its target's folder: such files need looking at."""
+    (tmp_path / "a.log").touch()
+    watcher = LogWatcher([str(tmp_path / "*.log")])
+    watcher.start()
+    try:
+        watcher.files()
+        assert watcher.writes_reported
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / "real.log").touch()
+        (tmp_path / "b.log").symlink_to(elsewhere / "real.log")
+        assert str(tmp_path / "b.log") in watcher.files()
+        assert not watcher.writes_reported
+    finally:
+        watcher.stop()
+    polling = LogWatcher([str(tmp_path / "a.log")], poll=True)
+    polling.files()
+    assert not polling.writes_reported
