@@ -122,7 +122,7 @@ class Follower:
         known = set(matched)
         added = []
         for path in matched + self._missing_with_saved(known):
-            if path in self.tailers or os.path.isdir(path):
+            if path in self.tailers:  # folders the globs match are left out by the watcher
                 continue
             if path not in known and path not in self._unclaimed:
                 continue  # claimed meanwhile, as a rotated name of a file followed

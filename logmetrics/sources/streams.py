@@ -82,7 +82,7 @@ class StreamReader(StreamHost):
         self._ended = False
         self._last_fifo_scan = -FIFO_RESCAN
         self._plain: set[str] = set()  # paths the globs match that are not FIFOs
-        self._globs = GlobLister(self.file_globs)
+        self._globs = GlobLister()
         self._plain_since = 0.0
 
     # --- main thread ---------------------------------------------------------------

@@ -124,7 +124,7 @@ class LogWatcher:
         #: Every write to the files :meth:`files` found is reported by :meth:`take_changes`
         #: (inotify, every folder watched, no symbolic link): no need to look at files unasked.
         self.writes_reported = False
-        self._lister = GlobLister(self.globs, always=poll)  # poll: NFS and FUSE folder times lie
+        self._lister = GlobLister(always=poll)  # poll: NFS and FUSE folder times lie
         self._found: list[str] = []
 
     def start(self) -> None:
@@ -175,7 +175,8 @@ class LogWatcher:
                 self._lister.forget(src, dest)
 
     def files(self) -> list[str]:
-        """What the globs match now (absolute paths, sorted); the caller checks what they are."""
+        """What the globs match now (absolute paths, sorted, folders left out); the caller checks
+        what they are."""
         found: set[str] = set()
         matches: dict[str, int] = {}
         changed = False
