@@ -150,6 +150,18 @@ groups:
         labels: {{severity: info}}
         annotations:
           summary: "The {program} program does not understand new lines on {{{{ $labels.instance }}}}"
+""" + (CODES_RULE if p == "apache" else "")
+
+
+#: Apache's error log only: messages whose AHnnnnn code the program did not read.
+CODES_RULE = """      - alert: ApacheErrorLogCodesUnparsed
+        # An AHnnnnn code in a message of a format apache_error does not know: the code is
+        # missing from apache_error_log_codes_total (a new httpd, or a module's own format).
+        expr: sum by (job, instance) (increase(apache_error_log_codes_unparsed_total[15m])) > 0
+        labels: {severity: info}
+        annotations:
+          summary: "apache_error reads no code in some messages that hold one on {{ $labels.instance }}"
+          description: "{{ $value | humanize }} in 15 minutes; logmetrics dry-run --explain shows how such a line is read."
 """
 
 
@@ -186,6 +198,14 @@ groups:
         labels: {severity: warning}
         annotations:
           summary: "logmetrics is {{ $value | humanize1024 }}B behind in {{ $labels.file }}"
+      - alert: LogmetricsLogGlobMatchesNothing
+        # A --logs glob that has matched no file for 10 minutes: a typo, a log not created
+        # (or not mounted) yet, a folder logmetrics may not read.
+        expr: max by (job, instance, glob) (logmetrics_log_glob_files) == 0
+        for: 10m
+        labels: {severity: warning}
+        annotations:
+          summary: "--logs {{ $labels.glob }} matches no file on {{ $labels.instance }}"
 """
 
 
