@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import itertools
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Protocol
 
 from logmetrics.sources.generations import is_rotated_name
@@ -121,11 +123,11 @@ class Follower:
         matched = self.watcher.files()
         known = set(matched)
         added = []
-        for path in matched + self._missing_with_saved(known):
+        for path in itertools.chain(matched, self._missing_with_saved(known)):
             if path in self.tailers:  # folders the globs match are left out by the watcher
                 continue
-            if path not in known and path not in self._unclaimed:
-                continue  # claimed meanwhile, as a rotated name of a file followed
+            if path not in known and not any(name in self._unclaimed for name in self._owners.get(path, ())):
+                continue  # its saved positions were claimed meanwhile, by a file followed
             saved: dict[str, Position] = {}
             for name in self._owners.pop(path, ()):
                 if name in self._unclaimed and (name == path or (is_rotated_name(path, name)
@@ -158,14 +160,22 @@ class Follower:
         self._first_scan = False
         return added
 
-    def _missing_with_saved(self, known: set[str]) -> list[str]:
-        """Saved paths the globs match by name that are missing now (renamed away, not created
-        again yet): the generations rotated from them may still hold lines to read."""
+    def _missing_with_saved(self, known: set[str]) -> Iterator[str]:
+        """Paths the globs match by name that are missing now (renamed away, not created again
+        yet) and have saved positions, their own or of generations rotated from them: those
+        generations may still hold lines to read. Looked for once the files found have claimed
+        theirs (a generator)."""
         if not self._unclaimed:
-            return []
+            return
         patterns = [os.path.abspath(pattern) for pattern in self.watcher.globs]
-        return sorted(name for name in self._unclaimed
-                      if name not in known and any(fnmatch.fnmatchcase(name, p) for p in patterns))
+        missing = set()
+        for name in self._unclaimed:
+            # The longest name it may be a rotated name of that a glob matches: app.log for app.log.1
+            owner = max((o for o in _possible_owners(name)
+                         if any(fnmatch.fnmatchcase(o, p) for p in patterns)), key=len, default=None)
+            if owner is not None and owner not in known:
+                missing.add(owner)
+        yield from sorted(missing)
 
     def poll(self) -> list[tuple[str, list[str]]]:
         """Lines written since the last poll, by file: about :attr:`turn_lines` at most, and

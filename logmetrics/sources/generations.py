@@ -285,9 +285,11 @@ class Generation:
         #: When a rotated generation may be closed once read to its end (servers still write to it).
         self.until = 0.0
         self.at_end = False
-        #: For a current file opened empty: the newest rotated file when it was opened. A rotated
-        #: file newer than that one appearing before any byte was read is a copy of it (copytruncate).
+        #: For a current file: the newest rotated file when it was opened. A rotated file newer
+        #: than that one appearing before any byte was read is a copy of it (copytruncate).
         self.prev: tuple[int, int] | None = None
+        #: Where ``prev`` was read to, once it is no longer held (see FileTailer.positions).
+        self.prev_position: Position | None = None
 
     def _fingerprint(self, st: os.stat_result) -> FileId:
         head = self._pread(FINGERPRINT_BYTES, 0) if not self.compression else self._stream_head()
@@ -367,6 +369,23 @@ class Generation:
                 self._stream.close()
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+def end_position(rotated: Rotated) -> Position | None:
+    """The identity of a rotated plain file and its size, or None if it cannot be read now."""
+    if rotated.compression:
+        return None
+    try:
+        fd, st, _ = open_rotated(rotated)
+    except OSError:
+        return None
+    try:
+        head = os.pread(fd, FINGERPRINT_BYTES, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return Position(FileId(st.st_dev, st.st_ino, hashlib.sha1(head).hexdigest(), len(head)), st.st_size)
 
 
 def open_generation(rotated: Rotated, offset: int, max_line: int,

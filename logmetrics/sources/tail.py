@@ -48,7 +48,6 @@ What it tells apart, and how (see docs/following.md for the user's view):
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import time
@@ -58,6 +57,7 @@ from logmetrics.sources.generations import (
     Generation,
     NotRegular,
     Rotated,
+    end_position,
     locate,
     open_generation,
     open_regular,
@@ -142,14 +142,45 @@ class FileTailer:
         yet resolved are passed on as they came.
         """
         out: dict[str, Position] = dict(self._saved) if self._saved else {}
+        anchor: tuple[int, int] | None = None
         if self.current is not None:
             out[self.path] = self.current.position
+            if self.current.file_id.head_len == 0 and self.current.pos == 0:
+                # Nothing read of it, and nothing to know it by once copied and truncated: saved
+                # as where the generation before it was read to, a restart reads every file
+                # newer than that one, the copies and this one included, from their start.
+                position = self._prev_position()
+                if position is not None:
+                    out[self.path] = position
+                    anchor = (position.file.dev, position.file.ino)
         for old in self.older:
+            if (old.file_id.dev, old.file_id.ino) == anchor:
+                continue
             name = self._name_of(old)
             if name in out:  # caught in the middle of a rotation (names are hints: keep both)
                 name = f"{name}#{old.file_id.ino}"
             out[name] = old.position
         return out
+
+    def _prev_position(self) -> Position | None:
+        """Where the generation before the current file was read to, if it is known."""
+        current = self.current
+        if current is None or current.prev is None:
+            return None
+        for old in self.older:
+            if (old.file_id.dev, old.file_id.ino) == current.prev:
+                return old.position
+        return current.prev_position
+
+    def _set_prev(self, candidates: list[Rotated]) -> None:
+        """The newest of ``candidates`` becomes the current file's ``prev`` (see Generation)."""
+        current = self.current
+        if current is None or not candidates:
+            return
+        newest = candidates[-1]
+        current.prev = newest.key
+        held = any((g.file_id.dev, g.file_id.ino) == newest.key for g in self.older)
+        current.prev_position = None if held else end_position(newest)
 
     def read(self) -> list[str]:
         """Complete lines written since the last call (possibly none)."""
@@ -161,6 +192,8 @@ class FileTailer:
                 self._resume()
             else:
                 self._open_current()
+                if self.current is not None and self.older:  # back at the path after a rotation
+                    self._set_prev(rotated_files(self.path))
         else:
             changed = self._check_current()
             self._check_path()
@@ -291,32 +324,22 @@ class FileTailer:
             found[candidates.index(free[index])] = position
         if found:
             # Saved generations resume at their offsets; files between them were read to their end
-            # before (else they would be saved too), except copies of a file saved while empty
-            # (nothing read of it, so nothing of its copies); files newer than the newest saved
-            # one were rotated while nobody read them, unless the saved current file is still at
-            # the path.
+            # before (else they would be saved too); files newer than the newest saved one were
+            # rotated while nobody read them, unless the saved current file is still at the path.
             self.stats.rotations += 1
-            ordered = sorted(found)
-            copies = [i for before, after in itertools.pairwise(ordered) if found[after].file.head_len == 0
-                      for i in range(before + 1, after)]
-            self._take_older([candidates[i] for i in sorted(ordered + copies)],
-                             {candidates[i].key: p.offset for i, p in found.items()},
-                             "copied from a file before any of it was read")
+            self._take_older([candidates[i] for i in sorted(found)],
+                             {candidates[i].key: p.offset for i, p in found.items()}, "")
             if current_offset is None:
                 self._take_older(candidates[max(found) + 1:], {}, "rotated while stopped")
         if opened is not None:
             fd, st = opened
             if current_offset is not None and mine is not None:
                 self.current = Generation(fd, st, self.path, current_offset, self.max_line, known=mine.file)
-                if found and mine.file.head_len == 0:
-                    # Saved while empty: rotated files newer than the newest saved generation are
-                    # copies of it made while nobody read it.
-                    self.current.prev = candidates[max(found)].key
             else:
                 # Never read: a copy of it made since the listing (copytruncate) is newer than
                 # every file listed.
                 self.current = Generation(fd, st, self.path, 0, self.max_line)
-                self.current.prev = candidates[-1].key if candidates else None
+                self._set_prev(candidates)
             self._ever_opened = True
             self._take_unread_copies()
 
@@ -389,7 +412,7 @@ class FileTailer:
         newer = candidates[keys.index(current.prev) + 1:]
         if newer:
             self._take_older(newer, {}, "copied from the file at the path before any of it was read")
-            current.prev = newer[-1].key
+            self._set_prev(newer)
 
     def _rewritten(self, st: os.stat_result) -> None:
         """The file at the path is no longer only appended to: copytruncate, or cut in place."""
@@ -421,8 +444,7 @@ class FileTailer:
             log.warning("%s: truncated, and its rotated copy was not found: lines written just before "
                         "may be missing", self.path)
         self.current = Generation(old.fd, st, self.path, 0, self.max_line)
-        if candidates:
-            self.current.prev = candidates[-1].key
+        self._set_prev(candidates)
 
     def _check_path(self) -> None:
         """A new file at the path (rename + create, delete + create): the held one becomes older."""
@@ -452,11 +474,10 @@ class FileTailer:
             old.name = candidates[where].path
             self._take_older(candidates[where + 1:], {}, "created and rotated away unseen")
         self._open_current()
-        if self.current is not None and candidates:
-            # Rotated between the listing and the opening, or copied before the first read: newer
-            # than the newest file listed.
-            self.current.prev = candidates[-1].key
-            self._take_unread_copies()
+        # Rotated between the listing and the opening, or copied before the first read: newer
+        # than the newest file listed.
+        self._set_prev(candidates)
+        self._take_unread_copies()
 
     def _retire_current(self, until: float) -> None:
         assert self.current is not None
@@ -496,6 +517,9 @@ class FileTailer:
                 return lines  # newer generations wait until this one is read to its end
             if now >= old.until:
                 lines.extend(self._count(old.splitter.flush()))
+                current = self.current
+                if current is not None and current.prev == (old.file_id.dev, old.file_id.ino):
+                    current.prev_position = old.position
                 old.close()
                 self.older.remove(old)
         if self.current is not None and budget > 0:
