@@ -36,6 +36,7 @@ class Daemon:
     def __init__(self, tmp: Path, progs: Path, logs: str, *extra: str) -> None:
         self.port = free_port()
         self.stderr = open(tmp / f"daemon-{self.port}.err", "w+b")  # noqa: SIM115 - closed in stop()
+        self.final_log = ""
         self.proc = subprocess.Popen(
             [str(SCRIPT), "run", "--progs", str(progs), "--logs", logs, "--listen", f"127.0.0.1:{self.port}",
              "--state-dir", str(tmp / "state"), "--log-level", "debug", *extra],
@@ -65,6 +66,9 @@ class Daemon:
         return out
 
     def log(self) -> str:
+        """Everything the daemon has logged so far (after stop(), all it logged)."""
+        if self.stderr.closed:
+            return self.final_log
         self.stderr.flush()
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
@@ -78,9 +82,12 @@ class Daemon:
         recent log, if it never is."""
         assert wait_for(lambda: self.samples().get("lines_total") == float(count), timeout), self.events(40)
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Send ``sig`` (SIGKILL: no chance to save anything) and wait; the exit status. The log
+        stays readable."""
         self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=20)
+        code = self.proc.wait(timeout=timeout)
+        self.final_log = self.log()
         self.stderr.close()
         return code
 
@@ -296,9 +303,7 @@ def test_kill_9_at_random_moments_counts_every_line_once(tmp_path):
             os.rename(log, logs / "app.log.1")
             writer.reopen()
             time.sleep(rng.uniform(0.0, 0.5))
-        daemon.proc.kill()  # SIGKILL: no chance to save anything
-        daemon.proc.wait(timeout=10)
-        daemon.stderr.close()
+        daemon.stop(signal.SIGKILL)
         time.sleep(rng.uniform(0.0, 0.5))
         daemon = Daemon(tmp_path, progs, str(logs / "*.log"), "--from", "beginning")
     time.sleep(0.5)

@@ -124,9 +124,7 @@ def test_a_sighup_storm_while_lines_arrive_neither_hangs_nor_loses(tmp_path, rou
         assert daemon.get("/-/healthy") == "OK\n"
     finally:
         writer.running = False
-        daemon.proc.send_signal(signal.SIGTERM)
-        code = daemon.proc.wait(timeout=15)  # a hang here is the deadlock this test is about
-        daemon.stderr.close()
+        code = daemon.stop(timeout=15)  # a hang here is the deadlock this test is about
     assert code == 0
     assert "positions saved" in (tmp_path / f"daemon-{daemon.port}.err").read_text()
 

@@ -16,15 +16,6 @@ import pytest
 
 from tests.cli.test_daemon import SCRIPT, Daemon, append, counting_progs, follow_one_log, layout, wait_for
 
-
-def stop(daemon: Daemon) -> tuple[int, str]:
-    """SIGTERM; the exit status and everything the daemon logged."""
-    daemon.proc.send_signal(signal.SIGTERM)
-    code = daemon.proc.wait(timeout=60)
-    text = daemon.log()
-    daemon.stderr.close()
-    return code, text
-
 BY_FILE = "counter lines_by_file by file\n/^line/ {\n  lines_by_file[getfilename()]++\n}\n"
 
 
@@ -44,7 +35,8 @@ def test_a_file_name_that_is_not_utf8_is_followed_counted_and_resumed(tmp_path):
         assert f"following {shown}" in daemon.log()
         assert "\\xff.log" in daemon.get("/") and "\\xff.log" in daemon.get("/status.json")  # the pages
     finally:
-        code, text = stop(daemon)
+        code = daemon.stop(timeout=60)
+    text = daemon.log()
     assert code == 0 and "values and positions saved" in text and "Traceback" not in text
     with open(raw, "ab") as f:
         f.write(b"line 3\n")
@@ -71,9 +63,7 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path):
         append(log, "line 2\n")
         first.wait_lines(2)  # the first goes on
     finally:
-        first.proc.kill()  # kill -9: the lock goes with the process
-        first.proc.wait(timeout=10)
-        first.stderr.close()
+        first.stop(signal.SIGKILL)  # kill -9: the lock goes with the process
     again = Daemon(tmp_path, progs, str(log), "--from", "beginning")
     try:
         again.wait_lines(2)
@@ -183,8 +173,8 @@ def test_a_final_save_that_fails_is_not_called_saved(tmp_path):
         (state / name).mkdir()
     append(log, "line 2\n")
     daemon.wait_lines(2)
-    code, text = stop(daemon)
-    assert code != 0
+    assert daemon.stop(timeout=60) != 0
+    text = daemon.log()
     assert "NOT saved" in text and "positions saved" not in text.replace("NOT saved", "")
 
 
@@ -196,7 +186,7 @@ def test_many_files_share_one_position_store(tmp_path):
     try:
         daemon.wait_lines(300, timeout=60)
     finally:
-        code, _text = stop(daemon)
+        code = daemon.stop(timeout=60)
     assert code == 0
     state = tmp_path / "state"
     assert sorted(p.name for p in state.iterdir()) == ["checkpoint.journal.jsonl", "checkpoint.jsonl", "lock"]
