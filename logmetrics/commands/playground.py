@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import sys
-import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from logmetrics.atomicfile import write_atomic
 from logmetrics.commands.testcases import Case, run_case
+from logmetrics.daemon.signals import SignalFlags
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.grok import PatternLibrary
 from logmetrics.resources import PROGRAM_SUFFIX, bundled_program
+from logmetrics.sources.wake import Waker
 from logmetrics.web.playground import MAX_BODY, Playground, PlaygroundFiles
 
 STARTER_PROGRAM = """\
@@ -124,16 +126,22 @@ def run_playground(args: argparse.Namespace) -> int:
     if not _loopback(server.host) and args.web_config is None:
         print(f"logmetrics: warning: the playground listens on {server.host}, not on loopback, with no "
               "--web-config: anyone who reaches it can run programs and save them", file=sys.stderr)
-    server.start()
-    print(f"playground on {server.scheme}://{_url_host(server.host)}:{server.port}/ (Ctrl-C stops it)",
-          file=sys.stderr, flush=True)
+    # SIGTERM (a service manager, a terminal closing) stops it as Ctrl-C does: the handlers only
+    # set a flag, and the wake-up pipe ends the main thread's sleep.
+    waker = Waker()
+    signals = SignalFlags()
+    signals.install(waker.write_fd)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        server.start()
+        print(f"playground on {server.scheme}://{_url_host(server.host)}:{server.port}/ (Ctrl-C stops it)",
+              file=sys.stderr, flush=True)
+        while signals.stop_signal is None:
+            waker.wait(3600)
     finally:
         server.stop()
+        waker.close()
+    print(f"playground stopped (received {signal.Signals(signals.stop_signal).name})", file=sys.stderr,
+          flush=True)
     return 0
 
 

@@ -154,4 +154,19 @@ def test_playground_serves_its_page(work):
     port = free_port()
     proc, err = serve(work, "playground", "--progs", "apache_error", "error.log", "--listen",
                       f"127.0.0.1:{port}", ready=f"http://127.0.0.1:{port}/")
-    stop(proc, err, signal.SIGINT)  # an interactive tool, stopped with Ctrl-C
+    log = stop(proc, err, signal.SIGINT)  # an interactive tool, stopped with Ctrl-C
+    assert "playground stopped (received SIGINT)" in log, log
+
+
+def test_playground_stops_cleanly_on_sigterm(work):
+    """A service manager or a closing terminal sends SIGTERM: the server is closed, status 0."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc, err = serve(work, "playground", "--progs", "apache_access", "access.log", "--listen",
+                      f"127.0.0.1:{port}", ready=url)
+    with urllib.request.urlopen(url, timeout=5) as page:
+        assert page.status == 200
+    log = stop(proc, err, signal.SIGTERM)
+    assert log.rstrip().endswith("playground stopped (received SIGTERM)"), log
+    with pytest.raises(OSError):  # nothing listens there any more
+        urllib.request.urlopen(url, timeout=5)
