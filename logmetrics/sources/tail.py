@@ -116,6 +116,8 @@ class FileTailer:
         self.last_active = time.monotonic()
         self._ever_opened = bool(saved)
         self._missing_since: float | None = None
+        #: The file let go when the path stayed missing: files rotated after it are still to read.
+        self._retired: tuple[int, int] | None = None
         self._closed_as: tuple[int, int, int, int] | None = None
         self._last_problem: str | None = None
 
@@ -192,8 +194,14 @@ class FileTailer:
                 self._resume()
             else:
                 self._open_current()
-                if self.current is not None and self.older:  # back at the path after a rotation
-                    self._set_prev(rotated_files(self.path))
+                if self.current is not None and (self.older or self._retired is not None):
+                    # Back at the path after a rotation: files put there and rotated away again
+                    # since the last one let go come before it.
+                    candidates = rotated_files(self.path)
+                    if self._retired is not None:
+                        self._take_newer(candidates, self._retired, "created and rotated away unseen")
+                        self._retired = None
+                    self._set_prev(candidates)
         else:
             changed = self._check_current()
             self._check_path()
@@ -366,6 +374,12 @@ class FileTailer:
             self.older.append(gen)
             held.add(c.key)
 
+    def _take_newer(self, candidates: list[Rotated], key: tuple[int, int], why: str) -> None:
+        """Queue the candidates newer than the file ``key`` (when it is among them), whole."""
+        keys = [c.key for c in candidates]
+        if key in keys:
+            self._take_older(candidates[keys.index(key) + 1:], {}, why)
+
     def _lost(self, name: str, position: Position) -> None:
         self.stats.generations_lost += 1
         log.warning("%s: the generation read up to offset %d (%s) is gone: lines written to it "
@@ -456,7 +470,14 @@ class FileTailer:
             if self._missing_since is None:
                 self._missing_since = now
             elif now - self._missing_since > RETIRE_SECONDS:  # renamed or deleted, and nothing came back
+                old = self.current
                 self._retire_current(now)
+                # Files put at the path and rotated away again meanwhile (a slow turn) come after it;
+                # the newest of them is where to go on from when the path comes back.
+                candidates = rotated_files(self.path)
+                self._take_newer(candidates, (old.file_id.dev, old.file_id.ino),
+                                 "created and rotated away unseen")
+                self._retired = candidates[-1].key if candidates else None
             return
         except OSError:
             return

@@ -144,6 +144,36 @@ def test_a_copytruncate_while_resuming_reads_the_copy_and_the_rest(tmp_path, mon
     resumed.close()
 
 
+def test_files_rotated_while_the_path_looked_missing_are_read(tmp_path, monkeypatch):
+    """A slow turn: the file was renamed, another put at the path and renamed away too, and the
+    path is missing at the next looks (the server has not created it again). What came after the
+    file let go is read, and, when the path comes back, what was rotated since."""
+    monkeypatch.setattr(tail, "RETIRE_SECONDS", 0.05)
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 100))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    lines = read_all(tailer)
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_bytes(numbered(100, 50))
+    os.rename(tmp_path / "app.log.1", tmp_path / "app.log.2")
+    os.rename(log, tmp_path / "app.log.1")
+    lines += tailer.read()  # the path is missing: nothing decided yet
+    time.sleep(0.1)
+    lines += read_all(tailer)  # missing for long enough: the file is let go
+    log.write_bytes(numbered(150, 20))  # put at the path and rotated away unseen
+    for k in (2, 1):
+        os.rename(tmp_path / f"app.log.{k}", tmp_path / f"app.log.{k + 1}")
+    os.rename(log, tmp_path / "app.log.1")
+    time.sleep(0.1)
+    lines += read_all(tailer)
+    log.write_bytes(numbered(170, 30))  # back at the path
+    lines += read_all(tailer)
+    time.sleep(0.1)
+    lines += read_all(tailer)
+    tailer.close()
+    assert sorted(lines, key=lambda line: int(line.split()[1])) == numbered(0, 200).decode().splitlines()
+
+
 def test_a_saved_generation_is_resumed_from_inside_a_gz_file(tmp_path):
     log = tmp_path / "app.log"
     log.write_bytes(numbered(0, 300))
