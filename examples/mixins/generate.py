@@ -70,7 +70,7 @@ DASHBOARDS = {
 }
 
 
-def dashboard(program: str, title: str, panels: list[tuple[str, str, list[str], str]]) -> dict:
+def dashboard(program: str, title: str, panels: list[tuple[str, str, list[str], str]]) -> dict[str, object]:
     """A Grafana dashboard (schema 39) with one time-series panel per query group; a legend
     with ``|`` gives each query of the panel its own."""
     out = []

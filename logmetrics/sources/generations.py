@@ -19,14 +19,15 @@ import bz2
 import contextlib
 import gzip
 import hashlib
+import io
 import itertools
 import logging
 import lzma
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from logmetrics.sources.lines import LineSplitter
 from logmetrics.sources.positions import FINGERPRINT_BYTES, FileId, Position
@@ -34,7 +35,7 @@ from logmetrics.sources.positions import FINGERPRINT_BYTES, FileId, Position
 log = logging.getLogger(__name__)
 
 #: Compressed generations this reader decompresses as it streams (standard library only).
-_DECOMPRESSORS = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
+_DECOMPRESSORS: dict[str, Callable[..., io.BufferedIOBase]] = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
 #: Compressed names it recognises but cannot read (never mistaken for plain text).
 _UNREADABLE = (".zst", ".lz4", ".Z", ".zip")
 #: Bytes kept from just before the read position, to tell an append from a rewrite.
@@ -271,7 +272,7 @@ class Generation:
         self.name = name
         self.compression = compression
         self.splitter = splitter or LineSplitter(max_line)
-        self._stream: BinaryIO | None = None
+        self._stream: io.BufferedIOBase | None = None
         self._stream_pos = 0
         self.file_id = known if known is not None and known.dev != -1 else self._fingerprint(st)
         if compression:
