@@ -35,7 +35,9 @@ from logmetrics.sources.positions import FINGERPRINT_BYTES, FileId, Position
 log = logging.getLogger(__name__)
 
 #: Compressed generations this reader decompresses as it streams (standard library only).
-_DECOMPRESSORS: dict[str, Callable[..., io.BufferedIOBase]] = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
+_DECOMPRESSORS: dict[str, Callable[..., io.BufferedIOBase]] = {
+    ".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile,
+}
 #: Compressed names it recognises but cannot read (never mistaken for plain text).
 _UNREADABLE = (".zst", ".lz4", ".Z", ".zip")
 #: Bytes kept from just before the read position, to tell an append from a rewrite.
