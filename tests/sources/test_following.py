@@ -27,6 +27,16 @@ def read_all(tailer: FileTailer) -> list[str]:
     return out
 
 
+def read_and_stop(log, count: int):
+    """``log`` written with ``count`` lines, read whole by a tailer that then stops: its positions."""
+    log.write_bytes(numbered(0, count))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    assert len(read_all(tailer)) == count
+    saved = tailer.positions()
+    tailer.close()
+    return saved
+
+
 def open_fds_to(folder: Path) -> int:
     count = 0
     for fd in os.listdir("/proc/self/fd"):
@@ -117,11 +127,7 @@ def test_a_copytruncate_while_resuming_reads_the_copy_and_the_rest(tmp_path, mon
     """The file at the path, never read, copied and truncated just after the rotated names were
     listed and before it was first looked at: the copy is read whole, then the file."""
     log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 100))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    assert len(read_all(tailer)) == 100
-    saved = tailer.positions()
-    tailer.close()
+    saved = read_and_stop(log, 100)
     os.rename(log, tmp_path / "app.log.1")  # while down: rotated, and the new file written
     log.write_bytes(numbered(100, 100))
     real_rotated_files = tail.rotated_files
@@ -176,11 +182,7 @@ def test_files_rotated_while_the_path_looked_missing_are_read(tmp_path, monkeypa
 
 def test_a_saved_generation_is_resumed_from_inside_a_gz_file(tmp_path):
     log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 300))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    assert len(read_all(tailer)) == 300
-    saved = tailer.positions()
-    tailer.close()
+    saved = read_and_stop(log, 300)
     with open(log, "ab") as f:
         f.write(numbered(300, 50))
     (tmp_path / "app.log.1.gz").write_bytes(gzip.compress(log.read_bytes()))
