@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from logmetrics.cli import build_parser
+from logmetrics.cmdline import build_parser
 from tests.helpers import REPO, SCRIPT
 
 #: Each subcommand and how it is run here (run and playground serve, and are run as servers below).

@@ -119,7 +119,7 @@ def test_the_deployment_examples_parse_and_name_real_programs():
 
     import yaml
 
-    from logmetrics.cli import build_parser
+    from logmetrics.cmdline import build_parser
     from logmetrics.commands.common import program_paths
 
     unit = (EXAMPLES / "logmetrics.service").read_text()
