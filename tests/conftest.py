@@ -12,6 +12,7 @@ command-line tests run is missing.
 
 from __future__ import annotations
 
+import os
 import sysconfig
 from pathlib import Path
 
@@ -35,3 +36,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not SCRIPT.is_file():
         pytest.exit(f"the console script {SCRIPT} is missing: install the package with `pip install .` "
                     "into this interpreter's environment", returncode=4)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One-shot commands keep compiled programs in the user's cache folder: the suite's runs of
+    the console script use a folder of its own, never the real one."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))

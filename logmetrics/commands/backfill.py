@@ -57,7 +57,7 @@ def run_history(args: argparse.Namespace, make: Callable[[Runtime], S], nothing:
     if not output.parent.is_dir():
         raise LogmetricsError(f"{output}: its folder does not exist")
     specs, files = expand_files(args.files)
-    _library, programs = load_from_args(args, specs)
+    _library, programs = load_from_args(args, specs, cached=True)
     layouts = require_times(programs)
     runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs))
     made: list[S] = []  # the sink, once the first step has made it

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from logmetrics.commands.common import load_from_args
-from logmetrics.lang.regexes import TIME_BUDGET
+from logmetrics.lang.namespace import TIME_BUDGET
 
 
 def run_check(args: argparse.Namespace) -> int:

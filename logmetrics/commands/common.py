@@ -8,6 +8,7 @@ from pathlib import Path
 
 from logmetrics.errors import LogmetricsError
 from logmetrics.grok import PatternLibrary
+from logmetrics.lang.cache import CompileCache, user_cache_dir
 from logmetrics.resources import DEFAULT_PROGRAM, bundled_program, bundled_program_names, bundled_programs_dir
 from logmetrics.runtime.loader import find_program_files, load_programs, resolve_program_path
 from logmetrics.runtime.program import Program
@@ -43,13 +44,15 @@ def program_paths(args: argparse.Namespace, specs: Sequence[LogSpec] | None = No
 
 
 def load_from_args(args: argparse.Namespace, specs: Sequence[LogSpec] | None = None,
-                   ) -> tuple[PatternLibrary, list[Program]]:
-    """The pattern library and the compiled programs named by --patterns, --progs and ``specs``."""
+                   cached: bool = False) -> tuple[PatternLibrary, list[Program]]:
+    """The pattern library and the compiled programs named by --patterns, --progs and ``specs``;
+    ``cached``: programs compiled before are taken from the user's compile cache."""
     paths = program_paths(args, specs)
     _require_programs(paths)
     library = PatternLibrary.load(args.patterns)
     stamps = bool(getattr(args, "emit_metric_timestamp", False))
-    return library, load_programs(paths, library, stamps)
+    cache = CompileCache(user_cache_dir()) if cached else None
+    return library, load_programs(paths, library, stamps, cache)
 
 
 def _require_programs(paths: Sequence[Path]) -> None:

@@ -63,7 +63,7 @@ def run_dry_run(args: argparse.Namespace) -> int:
     """Run the programs over every file, print metrics and the match report."""
     specs = [LogSpec.parse(source) for source in args.files]
     files = _files(specs)
-    _library, programs = load_from_args(args, specs)
+    _library, programs = load_from_args(args, specs, cached=True)
     runtime = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs),
                       max_value_bytes=args.max_label_value_bytes, max_series_bytes=args.max_series_bytes)
     # Container logs are unwrapped as run unwraps them, by the same hub (no socket is opened).
@@ -124,7 +124,7 @@ def _explainer(args: argparse.Namespace, specs: list[LogSpec]) -> Explainer | No
     """``--explain N``: a second copy of the programs traces the first N lines on stderr."""
     if not getattr(args, "explain", 0):
         return None
-    _library, programs = load_from_args(args, specs)
+    _library, programs = load_from_args(args, specs, cached=True)
     tracing = Runtime(programs, max_label_sets=args.max_label_sets, router=LogRouter(specs))
     return Explainer(tracing, args.explain, sys.stderr)
 

@@ -29,6 +29,7 @@ from logmetrics.exposition.collector import Registry, StoreCollector
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.exposition.textfile import TextfileWriter
 from logmetrics.grok import PatternLibrary
+from logmetrics.lang.cache import COMPILED_DIR, CompileCache
 from logmetrics.runtime.activity import FileActivity
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import ProgramReloader
@@ -128,12 +129,14 @@ class Daemon:
         self.runtime = Runtime([], max_label_sets=options.max_label_sets, router=LogRouter(options.logs),
                                max_value_bytes=options.max_label_value_bytes,
                                max_series_bytes=options.max_series_bytes)
+        self.state_dir = options.state_dir or default_state_dir()
+        # Programs unchanged since they were last compiled are taken from the state directory.
         self.reloader = ProgramReloader(self.program_paths, library, self.runtime,
-                                        stamps=options.emit_metric_timestamp)
+                                        stamps=options.emit_metric_timestamp,
+                                        cache=CompileCache(self.state_dir / COMPILED_DIR))
         errors = self.reloader.reload(force=True)
         if errors:
             raise LogmetricsError("programs do not compile:\n" + "\n".join(errors))
-        self.state_dir = options.state_dir or default_state_dir()
         self.state = StateDir(self.state_dir)  # locked for the daemon's life: one daemon per state dir
         # Values are restored unless --no-checkpoint; positions always are.
         self.checkpoint = Checkpoint(self.state_dir, values=options.checkpoint)

@@ -26,6 +26,7 @@ pattern), and every library shares them until a name is overridden.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -132,6 +133,18 @@ def _base_layers() -> dict[str, PatternDef]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def _base_fingerprint() -> bytes:
+    return _digest(_base_layers().values())
+
+
+def _digest(definitions: Iterable[PatternDef]) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for d in definitions:
+        digest.update(f"{d.name}\0{d.body}\0{d.file}\0{d.line}\0{d.col}\n".encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
 def user_pattern_files(path: Path) -> list[Path]:
     """The files to read for a user's ``--patterns PATH``: a pattern file itself, or a folder's."""
     if path.is_file():
@@ -162,6 +175,7 @@ class PatternLibrary(Mapping[str, PatternDef]):
         self._base: Mapping[str, PatternDef] = {}
         self._own: dict[str, PatternDef] = {p.name: p for p in patterns}
         self.cache: dict[str, Any] = {}  # owned by expand.py
+        self._fingerprint: bytes | None = None
 
     @classmethod
     def load(cls, user_paths: Sequence[Path] = ()) -> PatternLibrary:
@@ -205,6 +219,16 @@ class PatternLibrary(Mapping[str, PatternDef]):
         for definition in definitions:
             self._own[definition.name] = definition
         self.cache.clear()
+        self._fingerprint = None
+
+    def fingerprint(self) -> bytes:
+        """A digest of every definition in force (name, regex, where it was defined): two
+        libraries with the same fingerprint expand every pattern alike."""
+        if self._fingerprint is None:
+            shared = bool(self._base) and self._base is _base_layers()
+            base = _base_fingerprint() if shared else _digest(self._base.values())
+            self._fingerprint = base + _digest(self._own.values())
+        return self._fingerprint
 
     def __getitem__(self, name: str) -> PatternDef:
         found = self._own.get(name)

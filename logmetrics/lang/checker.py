@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from logmetrics.errors import CompileError, CompileErrors, Position
 from logmetrics.grok import PatternLibrary
 from logmetrics.lang import ast
-from logmetrics.lang.regexes import CaptureInfo, CompiledPattern, compile_pattern
+from logmetrics.lang.regexes import CompiledPattern, compile_pattern
+from logmetrics.lang.sites import CaptureInfo
 
 NUMERIC = ("int", "float")
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from logmetrics.lang import ast, builtins
 from logmetrics.lang.checker import CheckedProgram, Target
-from logmetrics.lang.golayout import TimeCheck
-from logmetrics.store import Kind, Metric
+from logmetrics.lang.namespace import MetricPlan, NamespacePlan, RegexPlan, StoreNames
+from logmetrics.store import Metric
 
 _COMPARE = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _ARITH = {"+": "+", "-": "-", "*": "*", "**": "**", "&": "&", "|": "|", "^": "^", "<<": "<<", ">>": ">>"}
@@ -32,6 +32,8 @@ class GeneratedProgram:
     source: str
     namespace: dict[str, Any]
     metrics: dict[str, Metric]
+    #: What the namespace is made of, to build it again (see ``lang.namespace``).
+    plan: NamespacePlan
     #: The regexes that decide whether a block runs (pattern sites), by number.
     sites: dict[int, SiteCode] = field(default_factory=dict)
 
@@ -43,39 +45,6 @@ class SiteCode:
 
     on_line: bool
     counted: bool
-
-
-@dataclass(frozen=True)
-class _StoreNames:
-    """The names by which generated code reaches one metric of the store: the few dicts
-    and methods that per-line code may touch, bound once into the namespace."""
-
-    values: str
-    stamps: str
-    expiry: str
-    updated: str
-    admit: str
-    new_histogram: str
-    observe: str
-    delete: str
-    expire_after: str
-
-    @classmethod
-    def bind(cls, metric: Metric, namespace: dict[str, Any]) -> _StoreNames:
-        name = metric.name
-        shorts = ("v", "t", "e", "u", "admit", "new", "o", "del", "after")
-        names = cls(*(f"_{short}_{name}" for short in shorts))
-        namespace[names.values] = metric.values
-        namespace[names.stamps] = metric.stamps
-        namespace[names.expiry] = metric.expiry
-        namespace[names.updated] = metric.updated
-        namespace[names.admit] = metric.admit
-        namespace[names.delete] = metric.delete
-        namespace[names.expire_after] = metric.expire_after
-        if metric.kind is Kind.HISTOGRAM:
-            namespace[names.new_histogram] = metric.new_histogram
-            namespace[names.observe] = metric.observer()
-        return names
 
 
 @dataclass(frozen=True)
@@ -111,24 +80,8 @@ class _Generator:
         # time. Otherwise strptime() only checks the time (a bad one is still a runtime error).
         self.reads_time = self.stamps or checked.reads_timestamp
         self.lines: list[_Line] = []
-        self.ns: dict[str, Any] = {
-            "_num": builtins.to_number,
-            "_int": builtins.to_int,
-            "_float": builtins.to_float,
-            "_bool": builtins.to_bool,
-            "_fmt": builtins.format_value,
-            "_idiv": builtins.int_div,
-            "_imod": builtins.int_mod,
-            "_cap": builtins.first_group,
-            "_strptime": builtins.strptime,
-            "_strptime_into": builtins.strptime_into,
-            "_strtol": builtins.strtol,
-            "_settime": builtins.settime,
-            "_now": builtins.now,
-            "_env": builtins.ENVELOPE,
-        }
-        self.metrics: dict[str, Metric] = {}
-        self.store: dict[str, _StoreNames] = {}
+        self.plan = NamespacePlan()
+        self.store: dict[str, StoreNames] = {}
         self.expiring = {checked.decl(s.target).name for s in _walk_stmts(checked.tree.stmts)
                          if isinstance(s, ast.Del) and s.after is not None}
         self.uses_stop = _uses_stop(checked.tree.stmts)
@@ -137,21 +90,20 @@ class _Generator:
         self.converted: dict[str, str] = {}  # capture conversions already held in a variable
         self.converting: dict[str, str] = {}  # conversions the condition being emitted keeps
         for name, decl in checked.decls.items():
-            metric = Metric(
+            self.plan.metrics.append(MetricPlan(
                 name=name,
                 export_name=decl.export_name,
-                kind=Kind(decl.kind),
+                kind=decl.kind,
                 labels=tuple(decl.keys),
                 program=program_name,
                 hidden=decl.hidden,
                 buckets=tuple(decl.buckets or ()),
                 limit=decl.limit,
-            )
-            self.metrics[name] = metric
-            self.store[name] = _StoreNames.bind(metric, self.ns)
+            ))
+            self.store[name] = StoreNames.of(name)
         for site in checked.patterns:
-            self.ns[f"_r{site.number}"] = site.compiled.search
-            self.ns[f"_p{site.number}"] = site.compiled.regex
+            compiled = site.compiled
+            self.plan.regexes.append(RegexPlan(compiled.source, compiled.engine, compiled.guarded))
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -171,7 +123,6 @@ class _Generator:
         counted = sorted(n for n, site in self.sites.items() if site.counted)
         for number in counted:
             self.emit(1, f"_s{number} = 0")
-        self.ns["_hits"] = [0] * len(self.checked.patterns)
         self.emit(1, "if missed is None:")
         self.emit(2, "for line in lines:")
         self.per_line(body, counted_where_hit=lean)
@@ -189,7 +140,8 @@ class _Generator:
             self.emit(1, f"_hits[{number}] += _s{number}")
         self.emit(1, "return matched")
         source = "\n".join(line for line in self.lines if isinstance(line, str)) + "\n"
-        return GeneratedProgram(source, self.ns, self.metrics, self.sites)
+        namespace, metrics = self.plan.build([site.compiled.regex for site in self.checked.patterns])
+        return GeneratedProgram(source, namespace, metrics, self.plan, self.sites)
 
     def per_line(self, body: list[_Line], counted_where_hit: bool) -> None:
         """The code run for each line, around the program's body."""
@@ -316,7 +268,7 @@ class _Generator:
             self.update(target, expr.op, value, depth)
         elif isinstance(expr, ast.Call) and expr.name == "strptime" and not self.reads_time:
             check = self.new_temp("_stk")
-            self.ns[check] = TimeCheck(_layout(expr))
+            self.plan.time_checks[check] = _layout(expr)
             self.emit(depth, f"_s = {self.string(expr.args[0])}")
             self.emit(depth, f"if _s != {check}.last:")  # the line before's time, mostly
             self.emit(depth + 1, f"{check}(_s)")
@@ -324,7 +276,7 @@ class _Generator:
             # A cache per call site: log lines come in bursts with the same timestamp.
             layout = _layout(expr)
             cache = self.new_temp("_stc")
-            self.ns[cache] = {}
+            self.plan.time_caches.append(cache)
             self.emit(depth, f"_s = {self.string(expr.args[0])}")
             self.emit(depth, f"ts = {cache}.get(_s)")
             self.emit(depth, "if ts is None:")

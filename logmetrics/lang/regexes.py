@@ -10,38 +10,18 @@ successful match, and the type mtail infers for it (``(\\d+)`` is an int).
 
 from __future__ import annotations
 
-import functools
 import re
 import re._constants as sre_c  # private but stable across 3.11+: the parse tree's opcodes
 import re._parser as sre_parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from logmetrics.errors import CompileError, Position
 from logmetrics.grok import Expansion, GrokError, PatternLibrary, RegexSyntaxError, compile_regex, expand
 from logmetrics.lang import ast
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureInfo:
-    """How to read one ``$capture`` from a match object."""
-
-    groups: tuple[int, ...]  # group numbers; the first that participated wins
-    type: str  # "int", "float" or "string"
-    optional: bool  # True if a successful match may leave it unset
-
-
-#: Seconds one search of a guarded pattern may take before the line is given up.
-TIME_BUDGET = 0.1
-
-
-class Regex(Protocol):
-    """What programs use of a compiled regex, the same on ``re`` and ``regex``."""
-
-    def search(self, _string: str, /) -> Any: ...
-
-    def sub(self, _repl: Callable[[Any], str], _string: str, /) -> str: ...
+from logmetrics.lang.namespace import Regex, searcher
+from logmetrics.lang.sites import CaptureInfo
 
 
 @dataclass(slots=True)
@@ -63,10 +43,7 @@ class CompiledPattern:
     @property
     def search(self) -> Callable[[str], Any]:
         """The search function compiled programs call."""
-        if self.guarded:
-            search: Callable[..., Any] = self.regex.search  # the regex engine's: it takes a timeout
-            return functools.partial(search, timeout=TIME_BUDGET)
-        return self.regex.search
+        return searcher(self.regex, self.guarded)
 
 
 def _join(node: ast.Pattern) -> tuple[str, list[tuple[int, Position]]]:

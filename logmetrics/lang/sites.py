@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from logmetrics.errors import Position
-from logmetrics.lang.regexes import CaptureInfo
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    """How to read one ``$capture`` from a match object."""
+
+    groups: tuple[int, ...]  # group numbers; the first that participated wins
+    type: str  # "int", "float" or "string"
+    optional: bool  # True if a successful match may leave it unset
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from logmetrics.resources import PROGRAM_SUFFIX, bundled_program, bundled_progra
 
 if TYPE_CHECKING:
     from logmetrics.grok import PatternLibrary
+    from logmetrics.lang.cache import CompileCache
     from logmetrics.runtime.program import Program
 
 
@@ -43,8 +44,10 @@ def find_program_files(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def load_programs(paths: Sequence[Path], library: PatternLibrary, stamps: bool = False) -> list[Program]:
-    """Compile every program; raises CompileErrors with all errors of all files."""
+def load_programs(paths: Sequence[Path], library: PatternLibrary, stamps: bool = False,
+                  cache: CompileCache | None = None) -> list[Program]:
+    """Compile every program (taking those compiled before from ``cache``); raises CompileErrors
+    with all errors of all files."""
     from logmetrics.runtime.program import Program
 
     programs: list[Program] = []
@@ -57,7 +60,7 @@ def load_programs(paths: Sequence[Path], library: PatternLibrary, stamps: bool =
             continue
         names[path.name] = path
         try:
-            programs.append(Program.load(path, library, stamps))
+            programs.append(Program.load(path, library, stamps, cache))
         except CompileErrors as exc:
             errors.extend(exc.errors)
         except CompileError as exc:

@@ -7,12 +7,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logmetrics.errors import Position
-from logmetrics.grok import PatternLibrary
 from logmetrics.lang.compiler import compile_program
 from logmetrics.lang.sites import MatchSite
 from logmetrics.store import Metric
+
+if TYPE_CHECKING:
+    from logmetrics.grok import PatternLibrary
+    from logmetrics.lang.cache import CompileCache
 
 #: How many runtime error messages a program keeps for reports.
 KEPT_ERRORS = 5
@@ -34,6 +38,7 @@ class ProgramStats:
 class Program:
     """One compiled program, ready to run over batches of lines.
 
+    >>> from logmetrics.grok import PatternLibrary
     >>> lib = PatternLibrary.load()
     >>> p = Program.compile('counter n\\n/x/ { n++ }\\n', "n.mtail", lib)
     >>> p.run(["x", "y", "xx"], "test.log")
@@ -60,21 +65,23 @@ class Program:
 
     @classmethod
     def compile(cls, text: str, path: str, library: PatternLibrary, name: str | None = None,
-                stamps: bool = False) -> Program:
+                stamps: bool = False, cache: CompileCache | None = None) -> Program:
         """Compile program text; raises CompileError(s) naming ``path:line:col``.
 
-        ``stamps`` records each update's line time, for ``--emit-metric-timestamp``.
+        ``stamps`` records each update's line time, for ``--emit-metric-timestamp``; with a
+        ``cache``, a program compiled before from the same inputs is taken from it.
         """
-        compiled = compile_program(text, path, library, name, stamps)
+        compiled = compile_program(text, path, library, name, stamps, cache=cache)
         program = cls(compiled.name, path, compiled.metrics, compiled.source, compiled.process)
         program.guarded = compiled.guarded
         program.sites, program.site_hits = compiled.sites, compiled.site_hits
         return program
 
     @classmethod
-    def load(cls, path: Path, library: PatternLibrary, stamps: bool = False) -> Program:
-        """Read and compile a program file."""
-        return cls.compile(path.read_text(encoding="utf-8"), str(path), library, stamps=stamps)
+    def load(cls, path: Path, library: PatternLibrary, stamps: bool = False,
+             cache: CompileCache | None = None) -> Program:
+        """Read and compile a program file (see :meth:`compile`)."""
+        return cls.compile(path.read_text(encoding="utf-8"), str(path), library, stamps=stamps, cache=cache)
 
     def _on_error(self, exc: Exception, line: str) -> None:
         self.stats.runtime_errors += 1

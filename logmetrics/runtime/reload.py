@@ -18,12 +18,16 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logmetrics.errors import CompileError, CompileErrors, LogmetricsError
-from logmetrics.grok import PatternLibrary
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.loader import find_program_files
 from logmetrics.runtime.program import Program
+
+if TYPE_CHECKING:
+    from logmetrics.grok import PatternLibrary
+    from logmetrics.lang.cache import CompileCache
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +45,10 @@ class ProgramReloader:
     """Loads program files into a runtime and reloads the ones that change."""
 
     def __init__(self, paths: Sequence[Path], library: PatternLibrary, runtime: Runtime,
-                 stamps: bool = False) -> None:
+                 stamps: bool = False, cache: CompileCache | None = None) -> None:
         self.paths = list(paths)
         self.stamps = stamps
+        self.cache = cache
         self.library = library
         self.runtime = runtime
         self.counts = LoadCounts()
@@ -87,7 +92,7 @@ class ProgramReloader:
     def _load(self, path: Path) -> str | None:
         name = path.name
         try:
-            program = Program.load(path, self.library, self.stamps)
+            program = Program.load(path, self.library, self.stamps, self.cache)
         except (CompileErrors, CompileError, OSError, UnicodeDecodeError) as exc:
             text = str(exc)
             self.counts.failed[name] = self.counts.failed.get(name, 0) + 1
