@@ -191,13 +191,37 @@ class Daemon:
         return code
 
 
-def restart(work: Path) -> Daemon:
+def restart(work: Path, trace: bool = False) -> Daemon:
+    if trace:
+        _snapshot(work)
     daemon = Daemon(work)
     daemon.wait_ready()
     return daemon
 
 
-def chaos(daemon: Daemon, seconds: float, rng: random.Random, events: list[str]) -> Daemon:
+def _snapshot(work: Path) -> None:
+    """Keep the state a start resumes from, and the logs' generations then, in ``trace/NNN``."""
+    trace = work / "trace"
+    trace.mkdir(exist_ok=True)
+    here = trace / f"{len(list(trace.iterdir())):03d}"
+    if (work / "state").exists():
+        shutil.copytree(work / "state", here / "state")
+    here.mkdir(exist_ok=True)
+    rows = []
+    for path in sorted((work / "logs").iterdir()):
+        try:  # the writer rotates meanwhile: a name may be gone by now
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        lines = data.splitlines()
+        numbers = [line.split(b" ")[-1].decode() for line in lines[:1] + lines[-1:]]
+        rows.append(f"{path.name} {st.st_ino} {st.st_size} {' '.join(numbers)}\n")
+    (here / "logs.txt").write_text(f"{time.time():.3f}\n" + "".join(rows), encoding="utf-8")
+
+
+def chaos(daemon: Daemon, seconds: float, rng: random.Random, events: list[str], trace: bool) -> Daemon:
     """Kill, stall and signal the daemon until ``seconds`` have passed; returns the running one."""
     work = daemon.work
     end = time.monotonic() + seconds
@@ -207,7 +231,7 @@ def chaos(daemon: Daemon, seconds: float, rng: random.Random, events: list[str])
             time.sleep(rng.uniform(0.0, 1.0) if rng.random() < 0.5 else rng.uniform(1.0, 4.0))
             daemon.kill()
             events.append("kill")
-            daemon = restart(work)
+            daemon = restart(work, trace)
         elif action < 0.55:  # a stall, sometimes ended by kill -9
             time.sleep(rng.uniform(0.5, 2.0))
             daemon.signal(signal.SIGSTOP)
@@ -215,7 +239,7 @@ def chaos(daemon: Daemon, seconds: float, rng: random.Random, events: list[str])
             if rng.random() < 0.4:
                 daemon.kill()
                 events.append("kill-while-stopped")
-                daemon = restart(work)
+                daemon = restart(work, trace)
             else:
                 daemon.signal(signal.SIGCONT)
                 events.append("stall")
@@ -238,12 +262,12 @@ def one_run(number: int, args: argparse.Namespace) -> bool:
     counts = multiprocessing.Array("q", args.files, lock=False)
     for i in range(args.files):  # the logs exist, and are followed, before the first line
         (work / "logs" / f"f{i:02d}.log").touch()
-    daemon = restart(work)
+    daemon = restart(work, args.trace)
     writing = multiprocessing.Process(target=writer, args=(str(work / "logs"), args.files, args.rate,
                                                            args.rotate_every, args.seconds, counts))
     writing.start()
     events: list[str] = []
-    daemon = chaos(daemon, args.seconds, rng, events)
+    daemon = chaos(daemon, args.seconds, rng, events, args.trace)
     writing.join()
     daemon.signal(signal.SIGCONT)
     written = {f"f{i:02d}": counts[i] for i in range(args.files)}
@@ -313,6 +337,9 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=10_000, help="lines per second, all files together")
     parser.add_argument("--rotate-every", type=float, default=2.0, help="seconds between rotations of a file")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--trace", action="store_true",
+                        help="keep, for each start, the state it resumed from and the logs' generations "
+                             "(in the run's folder, trace/NNN)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every file, not only differences")
     args = parser.parse_args()
     if not SCRIPT.exists():

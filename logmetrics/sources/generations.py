@@ -276,7 +276,16 @@ class Generation:
         self.splitter = splitter or LineSplitter(max_line)
         self._stream: io.BufferedIOBase | None = None
         self._stream_pos = 0
-        self.file_id = known if known is not None and known.dev != -1 else self._fingerprint(st)
+        #: The first bytes of the file as this generation knows them (up to FINGERPRINT_BYTES), for
+        #: a plain file: what ``file_id`` is the hash of. None when only the hash is known.
+        self._head: bytes | None = None
+        if known is not None and known.dev != -1:
+            self.file_id = known
+            if not compression:
+                head = self._pread(known.head_len, 0)
+                self._head = head if _head_is(head, known) else None
+        else:
+            self.file_id = self._fingerprint(st)
         if compression:
             os.lseek(fd, 0, os.SEEK_SET)  # the duplicate the head was read through shares the offset
             self._stream = _DECOMPRESSORS[compression](fileobj=os.fdopen(os.dup(fd), "rb"))
@@ -295,7 +304,10 @@ class Generation:
         self.prev_position: Position | None = None
 
     def _fingerprint(self, st: os.stat_result) -> FileId:
-        head = self._pread(FINGERPRINT_BYTES, 0) if not self.compression else self._stream_head()
+        if self.compression:
+            head = self._stream_head()
+        else:
+            head = self._head = self._pread(FINGERPRINT_BYTES, 0)
         return FileId(st.st_dev, st.st_ino, hashlib.sha1(head).hexdigest(), len(head))
 
     def _stream_head(self) -> bytes:
@@ -311,10 +323,31 @@ class Generation:
         return Position(self.file_id, self.pos - self.splitter.pending)
 
     def refingerprint(self) -> None:
-        """Identify a young file by more of its first bytes, once it has them."""
+        """Identify a young file by more of its first bytes, once it has them.
+
+        Normally the bytes read do it as they are read (see :meth:`_read_head`). This covers
+        a generation resumed from a position whose first bytes could not be checked."""
         young = self.file_id.head_len < FINGERPRINT_BYTES
-        if young and not self.compression and self.size > self.file_id.head_len:
+        if young and self._head is None and not self.compression and self.size > self.file_id.head_len:
             self.file_id = self._fingerprint(os.fstat(self.fd))
+
+    def _read_head(self, start: int, chunk: bytes) -> None:
+        """Take the first bytes of the file from what is read, while they are fewer than
+        FINGERPRINT_BYTES: the identity saved with a position covers the bytes read before it.
+
+        Fingerprinting the file afresh (a ``pread`` after reading) could see other bytes: a file
+        copied and truncated between the read and that look would be saved as the new content,
+        read up to the old offset, and its copy never found. Nor may a file with bytes read keep
+        the identity of an empty file (taken when it was opened empty): that identity fits every
+        file, and means "nothing read" to the rotation checks."""
+        head = self._head
+        if head is None or len(head) >= FINGERPRINT_BYTES or start > len(head):
+            return
+        grown = (head[:start] + chunk)[:FINGERPRINT_BYTES]
+        if grown != head:
+            self._head = grown
+            self.file_id = FileId(self.file_id.dev, self.file_id.ino, hashlib.sha1(grown).hexdigest(),
+                                  len(grown))
 
     def changed(self) -> os.stat_result | None:
         """The file's status if its size or time changed since the last look, else None."""
@@ -351,6 +384,8 @@ class Generation:
                 if skip >= len(chunk):
                     continue
                 chunk = chunk[skip:]
+            elif self._stream is None:
+                self._read_head(self.pos, chunk)
             self.pos += len(chunk)
             self.tail = (self.tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk[-TAIL_BYTES:]
             lines.extend(self.splitter.feed(chunk))

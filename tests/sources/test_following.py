@@ -10,7 +10,8 @@ from pathlib import Path
 
 from logmetrics.sources import tail
 from logmetrics.sources.follow import Follower
-from logmetrics.sources.generations import open_generation, rotated_files
+from logmetrics.sources.generations import Generation, locate, open_generation, rotated_files
+from logmetrics.sources.positions import head_matches
 from logmetrics.sources.tail import FileTailer
 
 
@@ -246,3 +247,63 @@ def test_quiet_files_give_their_descriptors_back_and_are_reopened_by_identity(tm
         assert {Path(p).name for p in positions} >= {f"f{i}.log" for i in range(5)}
     finally:
         follower.stop()
+
+
+def test_lines_arriving_between_opening_and_reading_are_part_of_the_files_identity(tmp_path):
+    """A file opened empty and read once it has lines: the position saved covers those lines'
+    first bytes (never an empty file's identity, which fits every file and means "nothing
+    read"), so the file is told from a copy of it and from what replaces it."""
+    log = tmp_path / "app.log"
+    log.touch()
+    fd = os.open(log, os.O_RDONLY)
+    gen = Generation(fd, os.fstat(fd), str(log), 0, 1 << 20)
+    assert gen.file_id.head_len == 0
+    log.write_bytes(numbered(0, 30))
+    lines, _ = gen.read(1 << 20, 1 << 16)
+    assert len(lines) == 30
+    position = gen.position
+    assert position.file.head_len == len(numbered(0, 30))
+    shutil.copyfile(log, tmp_path / "app.log.1")  # copytruncate, then other lines past the offset
+    log.write_bytes(numbered(1000, 100))
+    assert not head_matches(gen.fd, position.file)
+    assert locate(position, rotated_files(str(log))) == 0
+    gen.close()
+
+
+def test_a_copytruncate_during_a_stall_after_lines_came_between_open_and_read(tmp_path, monkeypatch):
+    """The daemon stalled (SIGSTOP) just after its first read of a file opened empty; meanwhile
+    the file was copied and truncated, written past the old offset, then renamed away: the copy's
+    rest and the whole new content are read, nothing twice."""
+    monkeypatch.setattr(tail, "RETIRE_SECONDS", 0.05)
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 50))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    lines = read_all(tailer)
+    os.rename(log, tmp_path / "app.log.1")  # rename rotation; the server creates the file again
+    log.touch()
+    real_open_current = FileTailer._open_current
+
+    def opened_then_written(self: FileTailer) -> None:
+        real_open_current(self)
+        with open(log, "ab") as f:  # lines come between the opening and the first read
+            f.write(numbered(50, 40))
+
+    monkeypatch.setattr(FileTailer, "_open_current", opened_then_written)
+    lines += tailer.read()
+    monkeypatch.setattr(FileTailer, "_open_current", real_open_current)
+    with open(log, "ab") as f:  # the stall: more lines, copytruncate, more lines, rename + create
+        f.write(numbered(90, 60))
+    os.rename(tmp_path / "app.log.1", tmp_path / "app.log.2")
+    shutil.copyfile(log, tmp_path / "app.log.1")
+    os.truncate(log, 0)
+    with open(log, "ab") as f:
+        f.write(numbered(150, 100))
+    for k in (2, 1):
+        os.rename(tmp_path / f"app.log.{k}", tmp_path / f"app.log.{k + 1}")
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_bytes(numbered(250, 10))
+    lines += read_all(tailer)
+    time.sleep(0.1)
+    lines += read_all(tailer)
+    tailer.close()
+    assert lines == numbered(0, 260).decode().splitlines()
