@@ -357,7 +357,7 @@ class FileTailer:
         held = {(g.file_id.dev, g.file_id.ino) for g in self.older}
         if self.current is not None:
             held.add((self.current.file_id.dev, self.current.file_id.ino))
-        until = time.monotonic() + RETIRE_SECONDS
+        now, wall = time.monotonic(), time.time()
         for c in candidates:
             if c.key in held:
                 continue
@@ -370,7 +370,10 @@ class FileTailer:
                 log.warning("%s: reading %s, a generation that was %s", self.path, c.path, why)
             else:
                 log.info("%s: reading the rest of %s from offset %d", self.path, c.path, offset)
-            gen.until = until
+            # Written to until the server reopened its log: RETIRE_SECONDS after its last write,
+            # not after now. A generation found again at each of many quick restarts is let go
+            # once read, instead of being held (and saved) by every life anew.
+            gen.until = now + max(0.0, RETIRE_SECONDS - max(0.0, wall - gen.mtime / 1e9))
             self.older.append(gen)
             held.add(c.key)
 

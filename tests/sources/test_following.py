@@ -307,3 +307,47 @@ def test_a_copytruncate_during_a_stall_after_lines_came_between_open_and_read(tm
     lines += read_all(tailer)
     tailer.close()
     assert lines == numbered(0, 260).decode().splitlines()
+
+
+def test_a_quiet_generation_found_at_a_restart_is_let_go_once_read(tmp_path):
+    """Restarts every few seconds (a crash loop) must not keep every generation ever saved: one
+    found again at a start and quiet for longer than servers take to reopen their logs is let go
+    once read to its end, so the checkpoint holds only what may still be written to."""
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 100))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    lines = read_all(tailer)
+    os.rename(log, tmp_path / "app.log.1")  # rotated; a restart before it was let go
+    log.write_bytes(numbered(100, 10))
+    lines += read_all(tailer)
+    saved = tailer.positions()
+    tailer.close()
+    assert set(saved) == {str(log), str(tmp_path / "app.log.1")}
+    with open(tmp_path / "app.log.1", "ab") as f:  # the server wrote on before it reopened
+        f.write(numbered(110, 5))
+    quiet = time.time() - 2 * tail.RETIRE_SECONDS
+    os.utime(tmp_path / "app.log.1", (quiet, quiet))
+    resumed = FileTailer(str(log), saved, start_at_end=False)
+    lines += read_all(resumed)
+    assert set(resumed.positions()) == {str(log)}
+    resumed.close()
+    assert sorted(lines, key=lambda line: int(line.split()[1])) == numbered(0, 115).decode().splitlines()
+
+
+def test_a_generation_written_just_before_a_restart_is_still_read_for_a_while(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 100))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    read_all(tailer)
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_bytes(numbered(100, 10))
+    read_all(tailer)
+    saved = tailer.positions()
+    tailer.close()
+    resumed = FileTailer(str(log), saved, start_at_end=False)
+    read_all(resumed)
+    with open(tmp_path / "app.log.1", "ab") as f:  # the server has not reopened its log yet
+        f.write(numbered(110, 5))
+    assert resumed.read() == numbered(110, 5).decode().splitlines()
+    assert str(tmp_path / "app.log.1") in resumed.positions()
+    resumed.close()
