@@ -281,7 +281,9 @@ class Generation:
         self._head: bytes | None = None
         if known is not None and known.dev != -1:
             self.file_id = known
-            if not compression:
+            if not compression and known.head_len >= min(offset, FINGERPRINT_BYTES):
+                # (A position saved by an older version may know fewer bytes than were read
+                # before it: such a one is fingerprinted afresh, see refingerprint.)
                 head = self._pread(known.head_len, 0)
                 self._head = head if _head_is(head, known) else None
         else:
