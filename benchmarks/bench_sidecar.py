@@ -19,8 +19,10 @@ a separate writer process appends lines at a fixed rate. Cases:
   reading rate, the scrapes served per second, and the time of a single
   scrape that renders (made 1.5 s after the last one): as a plain client
   asks (text format) and as Prometheus asks (OpenMetrics, gzip).
-- ``startup``: from process start to the first /metrics answer; ``--help``;
-  a one-line dry-run (mtail: ``--one_shot``).
+- ``startup``: from process start to the first /metrics answer; ``--help``,
+  ``run --help`` and an argument error (``run --bogus``) of the installed
+  console script beside ``python3 -c pass`` (medians of 15 runs); a one-line
+  dry-run (mtail: ``--one_shot``).
 
 Every figure is the median of ``--repeat`` runs; the ratio column is
 logmetrics / mtail (below 1 means logmetrics is cheaper). Without mtail on the
@@ -431,12 +433,35 @@ def case_scrape(kinds: list[str], repeat: int) -> None:
             )
 
 
-def timed(argv: list[str], cwd: Path) -> float:
+def timed(argv: list[str], cwd: Path, env: dict[str, str] = CHILD_ENV) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV, cwd=cwd, check=False
-    )
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd, check=False)
     return time.perf_counter() - started
+
+
+#: Runs behind each figure of a look at the usage (a few tens of milliseconds each).
+USAGE_RUNS = 15
+
+
+def case_usage(cwd: Path) -> None:
+    """``--help`` and an argument error as a user meets them: the installed console script (which
+    imports ``re`` before logmetrics), output to a pipe, so at 80 columns (COLUMNS unset). Medians of
+    USAGE_RUNS runs interleaved with an empty Python, the floor on this machine."""
+    script = Path(sys.executable).with_name("logmetrics")
+    command = [str(script)] if script.exists() else logmetrics_argv()
+    env = {k: v for k, v in CHILD_ENV.items() if k != "COLUMNS"}
+    commands = {
+        "python3 -c pass": [sys.executable, "-c", "pass"],
+        "logmetrics --help": [*command, "--help"],
+        "logmetrics run --help": [*command, "run", "--help"],
+        "logmetrics run --bogus (exit 2)": [*command, "run", "--bogus"],
+    }
+    runs: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(USAGE_RUNS):
+        for name, argv in commands.items():
+            runs[name].append(timed(argv, cwd, env))
+    for name, times in runs.items():
+        print(f"{name:<41}{1000 * statistics.median(times):>8.0f} ms", flush=True)
 
 
 def case_startup(kinds: list[str], repeat: int) -> None:
@@ -457,8 +482,7 @@ def case_startup(kinds: list[str], repeat: int) -> None:
                     shutil.rmtree(work / "state", ignore_errors=True)
             if kind == "logmetrics":
                 one_line = logmetrics_argv("dry-run", "--progs", str(progs), str(log), "-q")
-                helps = [timed(logmetrics_argv("--help"), work) for _ in range(repeat)]
-                print(f"logmetrics --help                        {1000 * statistics.median(helps):>8.0f} ms")
+                case_usage(work)
             else:
                 one_line = [
                     str(mtail_binary()),
