@@ -14,12 +14,11 @@ import signal
 import sys
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
-
 from logmetrics.atomicfile import write_atomic
 from logmetrics.commands.testcases import Case, run_case
 from logmetrics.daemon.signals import SignalFlags
 from logmetrics.errors import LogmetricsError
+from logmetrics.exposition.collector import Registry
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.grok import PatternLibrary
 from logmetrics.resources import PROGRAM_SUFFIX, bundled_program
@@ -121,7 +120,7 @@ def run_playground(args: argparse.Namespace) -> int:
     else:
         files.sample_name, files.sample_text = "sample.log", STARTER_SAMPLE
     playground = Playground(files, library, saver)
-    server = MetricsServer(CollectorRegistry(auto_describe=False), args.listen, args.web_config,
+    server = MetricsServer(Registry(), args.listen, args.web_config,
                            pages=playground)
     if not _loopback(server.host) and args.web_config is None:
         print(f"logmetrics: warning: the playground listens on {server.host}, not on loopback, with no "

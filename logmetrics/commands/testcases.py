@@ -18,6 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# prometheus-client's parser reads the expected .prom files: an independent reader of the text
+# format. Its import (about 0.1 s: http.server, urllib.request, email, ssl) is paid by `test` and
+# the playground only; the daemon's start no longer imports prometheus-client at all.
 from prometheus_client.parser import text_string_to_metric_families
 
 from logmetrics.commands.common import load_from_args

@@ -13,10 +13,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from prometheus_client import CollectorRegistry
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from typing import TYPE_CHECKING
 
 from logmetrics.daemon.checkpoint import Checkpoint
 from logmetrics.daemon.selfmetrics import SelfCollector
@@ -39,6 +36,10 @@ from logmetrics.sources.hub import NamedSource, SourceHub
 from logmetrics.store import DEFAULT_MAX_LABEL_SETS, DEFAULT_MAX_LABEL_VALUE_BYTES, DEFAULT_MAX_SERIES_BYTES
 from logmetrics.web.routes import StatusPages
 from logmetrics.web.snapshot import StatusInputs
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("logmetrics")
 
@@ -103,14 +104,17 @@ class DaemonOptions:
     max_file_metrics: int = DEFAULT_MAX_FILE_METRICS  # files with logmetrics_log_* series of their own
 
 
-class _ProgramChanged(FileSystemEventHandler):
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+def _program_handler(daemon: Daemon) -> FileSystemEventHandler:
+    """watchdog's handler for the program folders: a changed ``.mtail`` file asks for a reload."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        path = str(event.src_path)
-        if path.endswith(".mtail") or str(getattr(event, "dest_path", "")).endswith(".mtail"):
-            self.daemon.request_reload()
+    class ProgramChanged(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            path = str(event.src_path)
+            if path.endswith(".mtail") or str(getattr(event, "dest_path", "")).endswith(".mtail"):
+                daemon.request_reload()
+
+    return ProgramChanged()
 
 
 class Daemon:
@@ -169,9 +173,9 @@ class Daemon:
                 raise LogmetricsError(f"--textfile {options.textfile}: no folder {options.textfile.parent} "
                                       "(node_exporter's --collector.textfile.directory)")
             self.textfile = TextfileWriter(options.textfile, self._registry(timestamps=False))
-        self.program_observer = Observer()
+        self.program_observer: BaseObserver | None = None
 
-    def _registry(self, timestamps: bool) -> CollectorRegistry:
+    def _registry(self, timestamps: bool) -> Registry:
         """The programs' metrics and logmetrics' own, nothing else."""
         registry = Registry()
         registry.register(StoreCollector(self.runtime.store, prog_label=self.options.prog_label,
@@ -201,10 +205,14 @@ class Daemon:
         self.follower.wake()
 
     def _watch_programs(self) -> None:
+        # Imported here, once /metrics is served: watchdog's import is some 20 ms of the start.
+        from watchdog.observers import Observer
+
+        self.program_observer = Observer()
         folders = {p if p.is_dir() else p.parent for p in self.program_paths}
         for folder in folders:
             try:
-                self.program_observer.schedule(_ProgramChanged(self), str(folder), recursive=False)
+                self.program_observer.schedule(_program_handler(self), str(folder), recursive=False)
             except OSError as exc:
                 log.warning("cannot watch %s for program changes (%s); SIGHUP still reloads", folder, exc)
         self.program_observer.start()
@@ -255,7 +263,7 @@ class Daemon:
                     self.follower.unsaved = False
                     last_commit = now
                 if self.textfile is not None and now - last_textfile >= self.options.textfile_interval:
-                    self.textfile.write()
+                    self.textfile.request()  # written on its own thread
                     last_textfile = now
                 if now - last_expiry >= EXPIRY_INTERVAL:
                     self._expire()
@@ -270,10 +278,11 @@ class Daemon:
         finally:
             saved = self._commit(final=True)
             if self.textfile is not None:
-                self.textfile.write()
+                self.textfile.close()
             self.follower.stop()
             self.sources.stop()
-            self.program_observer.stop()
+            if self.program_observer is not None:
+                self.program_observer.stop()
             if self.server is not None:
                 self.server.stop()
             self.state.close()

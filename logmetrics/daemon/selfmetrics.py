@@ -19,12 +19,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.core import Metric as Family
-from prometheus_client.registry import Collector
-
 from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_MAX_FILE_METRICS
+from logmetrics.exposition.families import MetricFamily, counter, gauge
 from logmetrics.pathnames import display
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import LoadCounts
@@ -95,7 +92,7 @@ def _add(total: TailStats, stats: TailStats, *, counters_only: bool) -> None:
 _STAT_FIELDS = tuple(f.name for f in fields(TailStats))
 
 
-class SelfCollector(Collector):
+class SelfCollector:
     """Families named ``logmetrics_*``, read from the runtime, the follower and the loader."""
 
     def __init__(self, runtime: Runtime, file_stats: Callable[[], dict[str, TailStats]],
@@ -107,10 +104,10 @@ class SelfCollector(Collector):
         self.loads = loads
         self.glob_files = glob_files
 
-    def collect(self) -> Iterator[Family]:
-        info = GaugeMetricFamily("logmetrics_build_info", "logmetrics version and Python version",
-                                 labels=["version", "python"])
-        info.add_metric([__version__, platform.python_version()], 1)
+    def collect(self) -> Iterator[MetricFamily]:
+        info = gauge("logmetrics_build_info", "logmetrics version and Python version",
+                     ["version", "python"])
+        info.add([__version__, platform.python_version()], 1)
         yield info
 
         files = self.file_stats()
@@ -119,67 +116,67 @@ class SelfCollector(Collector):
         if other is not None:
             rows.append((OTHER_FILES, other))
         for name, (doc, attribute) in _FILE_COUNTERS.items():
-            family = CounterMetricFamily(name, doc, labels=["file"])
+            family = counter(name, doc, ["file"])
             for label, stats in rows:
-                family.add_metric([label], getattr(stats, attribute))
+                family.add([label], getattr(stats, attribute))
             yield family
-        globs = GaugeMetricFamily("logmetrics_log_glob_files",
-                                  "Files each --logs glob matches (0: a typo, or a log not created yet)",
-                                  labels=["glob"])
+        globs = gauge("logmetrics_log_glob_files",
+                      "Files each --logs glob matches (0: a typo, or a log not created yet)",
+                      ["glob"])
         for pattern, count in sorted(self.glob_files().items()):
-            globs.add_metric([display(pattern)], count)
+            globs.add([display(pattern)], count)
         yield globs
-        lag = GaugeMetricFamily("logmetrics_log_lag_bytes", "File size minus the position read so far",
-                                labels=["file"])
+        lag = gauge("logmetrics_log_lag_bytes", "File size minus the position read so far",
+                    ["file"])
         for label, stats in rows:
-            lag.add_metric([label], stats.lag)
+            lag.add([label], stats.lag)
         yield lag
-        followed = GaugeMetricFamily("logmetrics_log_files",
-                                     "Files followed now (each with series of its own, up to "
-                                     "--max-file-metrics; the rest summed under file=\"other\")")
-        followed.add_metric([], len(files))
+        followed = gauge("logmetrics_log_files",
+                         "Files followed now (each with series of its own, up to "
+                         "--max-file-metrics; the rest summed under file=\"other\")")
+        followed.add([], len(files))
         yield followed
 
         programs = list(self.runtime.programs)
-        matched = CounterMetricFamily("logmetrics_program_lines_matched", "Lines a program matched",
-                                      labels=["prog"])
-        errors = CounterMetricFamily("logmetrics_program_runtime_errors",
-                                     "Lines on which a program failed at run time", labels=["prog"])
-        timeouts = CounterMetricFamily("logmetrics_program_regex_timeouts",
-                                       "Lines given up because a regex ran out of its time budget",
-                                       labels=["prog"])
-        overflow = CounterMetricFamily("logmetrics_metric_label_sets_refused",
-                                       "New label sets refused: the metric held too many (too_many), a "
-                                       "value was too long (value_too_long), or the metric's label values "
-                                       "took too many bytes (series_bytes)",
-                                       labels=["prog", "metric", "reason"])
+        matched = counter("logmetrics_program_lines_matched", "Lines a program matched",
+                          ["prog"])
+        errors = counter("logmetrics_program_runtime_errors",
+                         "Lines on which a program failed at run time", ["prog"])
+        timeouts = counter("logmetrics_program_regex_timeouts",
+                           "Lines given up because a regex ran out of its time budget",
+                           ["prog"])
+        overflow = counter("logmetrics_metric_label_sets_refused",
+                           "New label sets refused: the metric held too many (too_many), a "
+                           "value was too long (value_too_long), or the metric's label values "
+                           "took too many bytes (series_bytes)",
+                           ["prog", "metric", "reason"])
         for program in programs:
-            matched.add_metric([program.name], program.stats.lines_matched)
-            errors.add_metric([program.name], program.stats.runtime_errors)
-            timeouts.add_metric([program.name], program.stats.regex_timeouts)
+            matched.add([program.name], program.stats.lines_matched)
+            errors.add([program.name], program.stats.runtime_errors)
+            timeouts.add([program.name], program.stats.regex_timeouts)
             for metric in program.metrics.values():
                 for reason, count in (("too_many", metric.overflow), ("value_too_long", metric.refused_long),
                                       ("series_bytes", metric.refused_bytes)):
                     if count:
-                        overflow.add_metric([program.name, metric.name, reason], count)
+                        overflow.add([program.name, metric.name, reason], count)
         yield matched
         yield errors
         yield timeouts
         yield overflow
 
-        loads = CounterMetricFamily("logmetrics_program_loads", "Program (re)loads, by result",
-                                    labels=["prog", "result"])
+        loads = counter("logmetrics_program_loads", "Program (re)loads, by result",
+                        ["prog", "result"])
         for name, count in sorted(self.loads.ok.items()):
-            loads.add_metric([name, "ok"], count)
+            loads.add([name, "ok"], count)
         for name, count in sorted(self.loads.failed.items()):
-            loads.add_metric([name, "error"], count)
+            loads.add([name, "error"], count)
         yield loads
-        failing = GaugeMetricFamily("logmetrics_program_load_failing",
-                                    "1 while the newest version of a program does not compile",
-                                    labels=["prog"])
+        failing = gauge("logmetrics_program_load_failing",
+                        "1 while the newest version of a program does not compile",
+                        ["prog"])
         for name in sorted(set(self.loads.ok) | set(self.loads.failed)):
-            failing.add_metric([name], 1 if name in self.loads.last_error else 0)
+            failing.add([name], 1 if name in self.loads.last_error else 0)
         yield failing
-        total = CounterMetricFamily("logmetrics_lines", "Lines read from every log")
-        total.add_metric([], self.runtime.lines_read)
+        total = counter("logmetrics_lines", "Lines read from every log")
+        total.add([], self.runtime.lines_read)
         yield total

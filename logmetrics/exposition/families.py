@@ -12,13 +12,22 @@ through this module, so that they cannot disagree:
 - a family's ``# TYPE`` (a timer is a gauge) and its ``# HELP`` text;
 - the ``prog`` label, after the metric's own labels;
 - histogram buckets are cumulative, ``+Inf`` last, and the count is the ``+Inf`` bucket.
+
+It also holds the families that are not the store's: :class:`MetricFamily`
+(logmetrics' own metrics, the store's when ``/metrics`` filters by name) and
+the :class:`Collector` interface that yields them. They have the attributes
+prometheus-client's writers read, so that tests hold our writer (:mod:`.text`)
+to theirs on the very same families; the daemon itself does not import
+prometheus-client (about 0.1 s of imports at every start: http.server,
+urllib.request, email, ssl).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
 
 from logmetrics.store import Kind, Metric
 
@@ -104,3 +113,65 @@ def families(metrics: Iterable[Metric], prog_label: bool = False) -> list[Family
             continue
         family.metrics.append(metric)
     return list(found.values())
+
+
+class Sample(NamedTuple):
+    """One sample of a :class:`MetricFamily`: ``name{labels} value timestamp``.
+
+    ``exemplar`` and ``native_histogram`` are never set: prometheus-client's
+    writers read them, and tests run those writers on our families."""
+
+    name: str
+    labels: dict[str, str]
+    value: float
+    timestamp: float | None = None
+    exemplar: None = None
+    native_histogram: None = None
+
+
+class MetricFamily:
+    """A family of samples as a collector yields it, named as client_python names its families
+    (a counter's name without ``_total``; its samples add it back)."""
+
+    unit = ""  # OpenMetrics' ``# UNIT``: none of ours has one
+
+    def __init__(self, name: str, documentation: str, kind: str, labels: Sequence[str] = ()) -> None:
+        """``kind`` is the ``# TYPE``: ``counter``, ``gauge`` or ``histogram``."""
+        self.name = name.removesuffix("_total") if kind == "counter" else name
+        self.documentation = documentation
+        self.type = kind
+        self.labels = tuple(labels)
+        self.samples: list[Sample] = []
+
+    def add(self, values: Sequence[str], value: float, timestamp: float | None = None) -> None:
+        """A counter's or a gauge's sample, ``values`` naming the label values in order."""
+        name = self.name + "_total" if self.type == "counter" else self.name
+        self.samples.append(Sample(name, dict(zip(self.labels, values, strict=True)), value, timestamp))
+
+    def add_histogram(self, values: Sequence[str], buckets: list[tuple[str, float]], total: float,
+                      timestamp: float | None = None) -> None:
+        """A histogram's samples: ``buckets`` as ``(le, cumulative count)``, ``+Inf`` last (its
+        count is the histogram's), and the sum of the observations."""
+        labels = dict(zip(self.labels, values, strict=True))
+        for bound, count in buckets:
+            self.samples.append(Sample(self.name + "_bucket", {**labels, "le": bound}, count, timestamp))
+        self.samples.append(Sample(self.name + "_count", labels, buckets[-1][1], timestamp))
+        self.samples.append(Sample(self.name + "_sum", labels, total, timestamp))
+
+
+def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> MetricFamily:
+    """A counter family (samples named ``NAME_total``)."""
+    return MetricFamily(name, documentation, "counter", labels)
+
+
+def gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> MetricFamily:
+    """A gauge family."""
+    return MetricFamily(name, documentation, "gauge", labels)
+
+
+class Collector(Protocol):
+    """Anything that yields metric families at each scrape."""
+
+    def collect(self) -> Iterator[MetricFamily]:
+        """The families of this moment."""
+        ...

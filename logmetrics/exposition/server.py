@@ -2,8 +2,12 @@
 
 ``/metrics`` answers in the format the scraper asks for (Prometheus text or
 OpenMetrics, negotiated as prometheus-client does; gzip when accepted): the
-store is written by our own writer, logmetrics' own metrics by
-prometheus-client, and whole bodies are rendered once and shared (cache.py).
+store and logmetrics' own metrics are written by our own writer (render.py),
+and whole bodies are rendered once and shared (cache.py). Neither
+prometheus-client nor wsgiref is imported: their imports (http.server,
+urllib.request, email, ssl) cost the daemon's start about 0.1 s, more than all
+the rest of it; requests are parsed and answered by wsgi.py, and ssl is imported
+only when the web config asks for TLS.
 This module routes requests, checks basic auth and wraps connections in TLS
 as a web config file says (see webconfig.py). It binds to loopback unless told otherwise: a sidecar is
 scraped from the same host or pod.
@@ -28,13 +32,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
-import io
 import logging
 import os
 import selectors
 import socket
-import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,20 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler
-
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.core import Metric as Family
-from prometheus_client.exposition import choose_encoder, gzip_accepted
-from prometheus_client.openmetrics.exposition import ALLOWUTF8, UNDERSCORES, VALUES
-from prometheus_client.registry import Collector
 
 from logmetrics import __version__
 from logmetrics.defaults import DEFAULT_LISTEN, DEFAULT_PORT
 from logmetrics.errors import LogmetricsError
 from logmetrics.exposition.cache import GZIP_LEVEL, RenderCache
-from logmetrics.exposition.collector import Registry, StoreCollector
+from logmetrics.exposition.collector import Registry
+from logmetrics.exposition.families import MetricFamily, counter, gauge
+from logmetrics.exposition.render import gzip_accepted, negotiate, write_registry
 from logmetrics.exposition.webconfig import (
     WebConfig,
     WebConfigError,
@@ -65,7 +60,7 @@ from logmetrics.exposition.webconfig import (
     peer_allowed,
     weakened,
 )
-from logmetrics.store.metric import valid_timestamp
+from logmetrics.exposition.wsgi import WsgiApp, answer
 
 log = logging.getLogger(__name__)
 
@@ -180,29 +175,28 @@ class _ConfigSource:
         log.error("%s; KEEPING THE PREVIOUS WEB CONFIG (TLS and basic auth unchanged)", why)
 
 
-class _WebCollector(Collector):
+class _WebCollector:
     """The server's own metrics: web config reloads and dropped connections."""
 
     def __init__(self, web: _ConfigSource, dropped: dict[str, int]) -> None:
         self.web = web
         self.dropped = dropped
 
-    def collect(self) -> Iterator[Family]:
+    def collect(self) -> Iterator[MetricFamily]:
         if self.web.path is not None:
-            failing = GaugeMetricFamily("logmetrics_web_config_reload_failing",
-                                        "1 while the web config file on disk is refused (bad, or weaker "
-                                        "than the config in force)")
-            failing.add_metric([], int(self.web.failing))
+            failing = gauge("logmetrics_web_config_reload_failing",
+                            "1 while the web config file on disk is refused (bad, or weaker "
+                            "than the config in force)")
+            failing.add([], int(self.web.failing))
             yield failing
-            refused = CounterMetricFamily("logmetrics_web_config_reloads_refused",
-                                          "Re-reads of the web config refused (previous config kept)")
-            refused.add_metric([], self.web.refused)
+            refused = counter("logmetrics_web_config_reloads_refused",
+                              "Re-reads of the web config refused (previous config kept)")
+            refused.add([], self.web.refused)
             yield refused
-        dropped = CounterMetricFamily("logmetrics_http_connections_dropped",
-                                      "HTTP connections closed before an answer, by reason",
-                                      labels=["reason"])
+        dropped = counter("logmetrics_http_connections_dropped",
+                          "HTTP connections closed before an answer, by reason", ["reason"])
         for reason, count in sorted(self.dropped.items()):
-            dropped.add_metric([reason], count)
+            dropped.add([reason], count)
         yield dropped
 
 
@@ -229,121 +223,22 @@ def _authorized(config: WebConfig | None, environ: dict[str, Any]) -> bool:
     return credentials is not None and config.check_password(*credentials)
 
 
-class _Selected(Collector):
-    """The families of a registry, restricted to some sample names (``?name[]=``), checked.
-
-    Samples are filtered by sample name as prometheus-client's restricted
-    registry does (``http_requests_total``, ``latency_seconds_bucket``).
-    With ``checked``, a sample whose value is not a number is dropped and a
-    timestamp Prometheus cannot take is removed, so that one bad series
-    never fails a whole scrape.
-    """
-
-    def __init__(self, registry: Collector, names: set[str] | None, checked: bool) -> None:
-        self.registry = registry
-        self.names = names
-        self.checked = checked
-        self.dropped = 0
-
-    def collect(self) -> Iterator[Family]:
-        for family in self.registry.collect():
-            samples = family.samples
-            if self.names is not None:
-                samples = [s for s in samples if s.name in self.names]
-                if not samples:
-                    continue
-            if self.checked:
-                samples = [s for s in map(self._fixed, samples) if s is not None]
-            if samples is not family.samples:
-                copy = Family(family.name, family.documentation, family.type, family.unit)
-                copy.samples = samples
-                family = copy
-            yield family
-
-    def _fixed(self, sample: Any) -> Any:
-        value, stamp = sample.value, sample.timestamp
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.dropped += 1
-            return None
-        if stamp is not None and not valid_timestamp(stamp):
-            self.dropped += 1
-            return sample._replace(timestamp=None)
-        return sample
-
-
-#: Escaping schemes under which names of the classic character set are written unchanged.
-_KEEPS_LEGACY_NAMES = (UNDERSCORES, ALLOWUTF8, VALUES)
-
-
-def _negotiate(accept: str) -> tuple[Callable[[Collector], bytes], str, tuple[bool, str]]:
-    """prometheus-client's encoder and content type for an Accept header, and the format as a
-    short key: (OpenMetrics or not, the escaping of names)."""
-    encoder, content_type = choose_encoder(accept)
-    openmetrics = content_type.startswith("application/openmetrics-text")
-    _, found, escaping = content_type.partition("escaping=")
-    return encoder, content_type, (openmetrics, escaping.strip() if found else UNDERSCORES)
-
-
-def _render(registry: Collector, encoder: Callable[[Collector], bytes], openmetrics: bool,
-            escaping: str) -> bytes:
-    """The whole registry in one format: the store by our own writer, the other collectors by
-    prometheus-client, in the registry's order; a scrape never fails for one bad sample."""
-    try:
-        if not isinstance(registry, Registry) or escaping not in _KEEPS_LEGACY_NAMES:
-            return encoder(registry)
-        parts: list[bytes] = []
-        others: list[Collector] = []
-        for collector in [*registry.collectors, None]:
-            written = None
-            if isinstance(collector, StoreCollector):
-                written = collector.write(openmetrics, legacy_only=escaping != UNDERSCORES)
-            if written is None and collector is not None:
-                others.append(collector)
-                continue
-            if others:  # the collectors before this one, through prometheus-client
-                out = encoder(_Chain(others))
-                parts.append(out.removesuffix(b"# EOF\n") if openmetrics else out)
-                others = []
-            if written is not None:
-                parts.append(written.encode("utf-8"))
-        if openmetrics:
-            parts.append(b"# EOF\n")
-        return b"".join(parts)
-    except (ValueError, TypeError, OverflowError) as exc:
-        checked = _Selected(registry, None, checked=True)
-        output = encoder(checked)
-        log.warning("a scrape met %d sample(s) it cannot write (%s: %s); they were left out or "
-                    "written without their timestamp", checked.dropped, type(exc).__name__, exc)
-        return output
-
-
-class _Chain(Collector):
-    """Several collectors as one, for prometheus-client's writers."""
-
-    def __init__(self, collectors: list[Collector]) -> None:
-        self.collectors = collectors
-
-    def collect(self) -> Iterator[Family]:
-        for collector in self.collectors:
-            yield from collector.collect()
-
-
-def _metrics(registry: Collector, cache: RenderCache, environ: dict[str, Any],
+def _metrics(registry: Registry, cache: RenderCache, environ: dict[str, Any],
              respond: Callable[..., Any]) -> Iterable[bytes]:
     """``/metrics``: the format the scraper accepts, gzip if it asks, ``name[]`` filtering.
 
     Whole bodies come from ``cache`` (see cache.py); a filtered scrape is rendered for itself."""
-    encoder, content_type, key = _negotiate(environ.get("HTTP_ACCEPT", ""))
+    fmt = negotiate(environ.get("HTTP_ACCEPT", ""))
     names = parse_qs(environ.get("QUERY_STRING", "")).get("name[]")
     gzipped = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
     if names:
-        output = _render(_Selected(registry, set(names), checked=False), encoder, *key)
+        output = write_registry(registry, fmt, set(names))
         if gzipped:
             output = gzip.compress(output, compresslevel=GZIP_LEVEL)
     else:
-        rendered = cache.get(key, lambda: _render(registry, encoder, *key))
+        rendered = cache.get(fmt.key, lambda: write_registry(registry, fmt))
         output = rendered.gzipped() if gzipped else rendered.body
-    headers = [("Content-Type", content_type), ("Content-Length", str(len(output)))]
+    headers = [("Content-Type", fmt.content_type), ("Content-Length", str(len(output)))]
     if gzipped:
         headers.append(("Content-Encoding", "gzip"))
     respond("200 OK", headers)
@@ -355,9 +250,9 @@ def _metrics(registry: Collector, cache: RenderCache, environ: dict[str, Any],
 PageHandler = Callable[[dict[str, Any]], "tuple[str, list[tuple[str, str]], bytes] | None"]
 
 
-def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = None,
+def _app(registry: Registry, web: _ConfigSource, pages: PageHandler | None = None,
          health: Callable[[], str | None] | None = None,
-         cache: RenderCache | None = None) -> Callable[..., Iterable[bytes]]:
+         cache: RenderCache | None = None) -> WsgiApp:
     cache = cache if cache is not None else RenderCache()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -399,94 +294,19 @@ def _app(registry: Collector, web: _ConfigSource, pages: PageHandler | None = No
     return app
 
 
-class _SocketReader(io.RawIOBase):
-    """What the connection loop already read (the request head, maybe more), then the socket."""
-
-    def __init__(self, data: bytes, sock: socket.socket) -> None:
-        self._data = data
-        self._pos = 0
-        self._sock = sock
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._pos < len(self._data):
-            n = min(len(buffer), len(self._data) - self._pos)
-            buffer[:n] = self._data[self._pos:self._pos + n]
-            self._pos += n
-            return n
-        return self._sock.recv_into(buffer)  # a request body (the playground's POSTs)
-
-
-class _SocketWriter(io.RawIOBase):
-    """A blocking socket as a file that always writes everything (or raises)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self._sock.sendall(data)
-        return len(data)
-
-
-class _QuietServerHandler(ServerHandler):
-    """wsgiref's handler, logging through ``logging``: a client that went away is one debug line."""
-
-    def log_exception(self, exc_info: Any) -> None:
-        if isinstance(exc_info[1], OSError):
-            log.debug("connection ended while answering: %s", exc_info[1])
-        else:
-            log.error("error while answering a request", exc_info=exc_info)
-
-
-class _Handler(WSGIRequestHandler):
-    """Answers one request whose head was already read by the connection loop."""
-
-    def __init__(self, sock: socket.socket, address: Any, head: bytes, context: _Context) -> None:
-        self._head = head
-        super().__init__(sock, address, context)  # type: ignore[arg-type]
-
-    def setup(self) -> None:
-        self.connection = self.request
-        self.rfile = io.BufferedReader(_SocketReader(self._head, self.request))
-        self.wfile = _SocketWriter(self.request)  # type: ignore[assignment]
-
-    def finish(self) -> None:
-        pass  # the connection is closed by whoever handed it over
-
-    def handle(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
-        if not self.parse_request():
-            return
-        handler = _QuietServerHandler(self.rfile, self.wfile, sys.stderr,  # type: ignore[arg-type]
-                                      self.get_environ(), multithread=True)
-        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref logs through it
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-
 class _Context:
-    """What wsgiref's request handler expects of its server."""
+    """The app requests go to, and the server's part of their WSGI environ."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], host: str, port: int) -> None:
+    def __init__(self, app: WsgiApp, host: str, port: int) -> None:
         self.app = app
         self.base_environ = {"SERVER_NAME": host, "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PORT": str(port),
-                             "REMOTE_HOST": "", "CONTENT_LENGTH": "", "SCRIPT_NAME": ""}
-
-    def get_app(self) -> Callable[..., Iterable[bytes]]:
-        return self.app
+                             "SCRIPT_NAME": ""}
 
 
 class _Conn:
     """A connection whose request head has not fully arrived."""
 
-    __slots__ = ("address", "allowed_sans", "deadline", "handshaking", "head", "sock")
+    __slots__ = ("address", "allowed_sans", "deadline", "handshaking", "head", "sock", "tls")
 
     def __init__(self, sock: socket.socket, address: Any, deadline: float) -> None:
         self.sock = sock
@@ -494,7 +314,20 @@ class _Conn:
         self.deadline = deadline
         self.head = bytearray()
         self.handshaking = False
+        self.tls = False
         self.allowed_sans: list[str] = []
+
+
+def _tls_wait(exc: OSError) -> int:
+    """The selector event a non-blocking TLS socket that raised ``exc`` waits for (0: none, a
+    real error). Called for TLS connections only, so ssl is imported already (by the web config)."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLWantReadError):
+        return selectors.EVENT_READ
+    if isinstance(exc, ssl.SSLWantWriteError):
+        return selectors.EVENT_WRITE
+    return 0
 
 
 _FD_EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -604,7 +437,7 @@ class _ConnectionLoop:
                 log.debug("TLS with %s failed: %s", address, exc)
                 sock.close()
                 return
-            conn.handshaking = True
+            conn.handshaking = conn.tls = True
             conn.allowed_sans = config.allowed_sans
         with self._count_lock:
             self.open += 1
@@ -648,13 +481,11 @@ class _ConnectionLoop:
         if conn.handshaking:
             try:
                 sock.do_handshake()  # type: ignore[attr-defined]
-            except ssl.SSLWantReadError:
-                self._wait_for(conn, selectors.EVENT_READ)
-                return
-            except ssl.SSLWantWriteError:
-                self._wait_for(conn, selectors.EVENT_WRITE)
-                return
             except OSError as exc:  # ssl.SSLError included
+                wait = _tls_wait(exc)
+                if wait:
+                    self._wait_for(conn, wait)
+                    return
                 log.debug("TLS handshake with %s failed: %s", conn.address, exc)
                 self._close(conn)
                 return
@@ -667,12 +498,15 @@ class _ConnectionLoop:
         while True:
             try:
                 data = sock.recv(8192)
-            except (ssl.SSLWantReadError, BlockingIOError):
-                return
-            except ssl.SSLWantWriteError:
-                self._wait_for(conn, selectors.EVENT_WRITE)
+            except BlockingIOError:
                 return
             except OSError as exc:
+                wait = _tls_wait(exc) if conn.tls else 0
+                if wait == selectors.EVENT_READ:
+                    return
+                if wait == selectors.EVENT_WRITE:
+                    self._wait_for(conn, wait)
+                    return
                 log.debug("connection from %s failed while reading the request: %s", conn.address, exc)
                 self._close(conn)
                 return
@@ -719,7 +553,7 @@ class _ConnectionLoop:
         try:
             conn.sock.setblocking(True)
             conn.sock.settimeout(WRITE_TIMEOUT)
-            _Handler(conn.sock, conn.address, head, self.context)
+            answer(conn.sock, conn.address, head, self.context.app, self.context.base_environ)
         except OSError as exc:  # the client went away or stopped reading; ssl.SSLError included
             log.debug("connection from %s ended while answering: %s", conn.address, exc)
         except Exception:
@@ -754,7 +588,7 @@ class MetricsServer:
     when all is well, else the reason for a 503.
     """
 
-    def __init__(self, registry: CollectorRegistry, listen: str = DEFAULT_LISTEN,
+    def __init__(self, registry: Registry, listen: str = DEFAULT_LISTEN,
                  web_config: Path | None = None, pages: PageHandler | None = None,
                  health: Callable[[], str | None] | None = None, limits: HttpLimits | None = None,
                  cache: RenderCache | None = None) -> None:

@@ -8,6 +8,10 @@ wsgiref: about 40 ms of a dry-run's start-up). It writes the same bytes that
 them equal on generated stores), several times faster: a scrape of 100,000
 series is rendered on every scrape interval. Which metrics, families, help
 texts and buckets are written is decided in :mod:`.families`, for every writer.
+
+:func:`write_families` writes other collectors' families (logmetrics' own
+metrics) by the same rules, so that ``/metrics`` and the textfile need no
+other writer.
 """
 
 from __future__ import annotations
@@ -15,13 +19,29 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from logmetrics.exposition.families import base_name, cumulative, families, help_text, sample_name, type_name
+from logmetrics.exposition.families import (
+    MetricFamily,
+    base_name,
+    cumulative,
+    families,
+    help_text,
+    sample_name,
+    type_name,
+)
 from logmetrics.store import Kind, Metric, MetricStore
+
+#: How a scraper asks names beyond the classic character set to be written (``escaping=`` in
+#: its Accept header). Under the first three, classic names are written unchanged.
+UNDERSCORES = "underscores"
+ALLOWUTF8 = "allow-utf-8"
+VALUES = "values"
+DOTS = "dots"
+ESCAPINGS = (UNDERSCORES, ALLOWUTF8, VALUES, DOTS)
 
 
 def go_float(value: float) -> str:
@@ -234,3 +254,36 @@ def render_text(store: MetricStore, prog_label: bool = False, timestamps: bool =
                     break
                 time.sleep(0)
     return "".join(parts)
+
+
+def write_families(found: Iterable[MetricFamily], openmetrics: bool = False,
+                   escaping: str = UNDERSCORES) -> str | None:
+    """Families in the Prometheus text format, or as OpenMetrics without its ``# EOF``, as
+    prometheus-client writes them.
+
+    None when a name would need another escaping than replacing characters by ``_`` (a name
+    beyond the classic character set under ``allow-utf-8`` or ``values``, any name under ``dots``):
+    those rare scrapes are left to prometheus-client (see render.py). A value that is not a
+    number raises ValueError (or TypeError, OverflowError)."""
+    parts: list[str] = []
+    for family in found:
+        if escaping != UNDERSCORES and (escaping not in (ALLOWUTF8, VALUES) or not _classic(family)):
+            return None
+        counter = family.type == "counter"
+        name = safe_name(family.name if openmetrics or not counter else family.name + "_total")
+        parts.append(f"# HELP {name} {_escape_help(family.documentation, openmetrics)}\n"
+                     f"# TYPE {name} {family.type}\n")
+        for sample in family.samples:
+            labels = (_labels(list(sample.labels), list(sample.labels.values()))
+                      if sample.labels else "")
+            # A ``:`` is kept in OpenMetrics sample names too, as render_text keeps it (and the
+            # format wants); prometheus-client alone writes it as ``_`` there.
+            parts.append(f"{safe_name(sample.name)}{labels} {go_float(sample.value)}"
+                         f"{_stamp_text(sample.timestamp, openmetrics)}\n")
+    return "".join(parts)
+
+
+def _classic(family: MetricFamily) -> bool:
+    """Whether every name of ``family`` is within the classic character set (no ``:`` either)."""
+    names = [family.name, *(s.name for s in family.samples), *(n for s in family.samples for n in s.labels)]
+    return all(_LEGACY_LABEL_NAME.fullmatch(name) for name in names)

@@ -35,13 +35,15 @@ import hashlib
 import hmac
 import os
 import re
-import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logmetrics.errors import LogmetricsError
+
+if TYPE_CHECKING:
+    import ssl  # imported when a config asks for TLS: 15 ms that a plain HTTP start does not pay
 
 _TOP = {"tls_server_config", "basic_auth_users", "http_server_config"}
 _TLS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
@@ -49,10 +51,10 @@ _TLS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_vers
 _HTTP = {"headers", "http2"}
 _HEADERS = {"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection",
             "Strict-Transport-Security"}
-_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-             "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
-_AUTH = {"NoClientCert": ssl.CERT_NONE, "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}
+#: TLS versions and client certificate checks, as the names of ssl's constants.
+_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
+_AUTH = {"NoClientCert": "CERT_NONE", "VerifyClientCertIfGiven": "CERT_OPTIONAL",
+         "RequireAndVerifyClientCert": "CERT_REQUIRED"}
 _BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 # Checked for unknown users, so that a wrong user name costs as much time as a wrong password:
 # a hash at cost 10 (of "logmetrics-dummy"), written out rather than made at import, which took
@@ -196,6 +198,8 @@ def load_web_config(path: Path) -> WebConfig:
 
 
 def _tls_context(tls: dict[str, Any], base: Path, path: Path) -> tuple[ssl.SSLContext, list[str]]:
+    import ssl
+
     for required in ("cert_file", "key_file"):
         if not tls.get(required):
             raise WebConfigError(f"{path}: tls_server_config needs {required}")
@@ -212,7 +216,7 @@ def _tls_context(tls: dict[str, Any], base: Path, path: Path) -> tuple[ssl.SSLCo
         context.load_cert_chain(base / tls["cert_file"], base / tls["key_file"])
     except (OSError, ssl.SSLError) as exc:
         raise WebConfigError(f"{path}: cannot load the certificate and key: {exc}") from None
-    context.verify_mode = _AUTH[auth]
+    context.verify_mode = ssl.VerifyMode[_AUTH[auth]]
     ca = tls.get("client_ca_file")
     if context.verify_mode != ssl.CERT_NONE:
         if not ca:
@@ -230,8 +234,10 @@ def _tls_context(tls: dict[str, Any], base: Path, path: Path) -> tuple[ssl.SSLCo
 
 
 def _version(name: str, path: Path) -> ssl.TLSVersion:
+    import ssl
+
     try:
-        return _VERSIONS[name]
+        return ssl.TLSVersion[_VERSIONS[name]]
     except KeyError:
         raise WebConfigError(f"{path}: unknown TLS version {name!r}; use {', '.join(_VERSIONS)}") from None
 

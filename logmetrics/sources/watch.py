@@ -28,23 +28,15 @@ import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
-
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from typing import TYPE_CHECKING
 
 from logmetrics.sources.globs import GlobLister
 from logmetrics.sources.inotify import ModifyWatch
 from logmetrics.sources.wake import Waker
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +48,14 @@ _QUIET = frozenset({"opened", "closed_no_write"})
 #: Writes are looked at no more often than this: the append-to-scrape latency it adds is at most
 #: this, and a log written one line per write() at 1,000 lines/s costs 20 looks a second, not 1,000.
 COALESCE = 0.05
-#: What watchdog reports when writes come from inotify directly: what changes the set of files.
-_STRUCTURE = [FileCreatedEvent, FileDeletedEvent, FileMovedEvent, DirCreatedEvent, DirDeletedEvent,
-              DirMovedEvent]
+
+
+def _structure() -> list[type[FileSystemEvent]]:
+    """What watchdog reports when writes come from inotify directly: what changes the set of files."""
+    from watchdog import events
+
+    return [events.FileCreatedEvent, events.FileDeletedEvent, events.FileMovedEvent, events.DirCreatedEvent,
+            events.DirDeletedEvent, events.DirMovedEvent]
 
 
 @dataclass
@@ -70,18 +67,33 @@ class Changes:
     overflow: bool = False  # events were dropped: look at every file
 
 
-class _Wake(FileSystemEventHandler):
-    def __init__(self, waker: Waker, events: deque[tuple[str, str, str]]) -> None:
-        self.waker = waker
-        self.events = events
+def _wake_handler(waker: Waker, events: deque[tuple[str, str, str]]) -> FileSystemEventHandler:
+    """watchdog's handler: queue the event and wake the follower.
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in _QUIET:
-            return
-        # deque.append is atomic and takes no Python-level lock, like the pipe write.
-        dest = os.fsdecode(event.dest_path or "")
-        self.events.append((event.event_type, os.fsdecode(event.src_path), dest))
-        self.waker.wake()
+    watchdog is imported only when there are files to watch (not for stdin or sockets alone):
+    its import is some 20 ms of the start."""
+    from watchdog.events import FileSystemEventHandler
+
+    class Wake(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type in _QUIET:
+                return
+            # deque.append is atomic and takes no Python-level lock, like the pipe write.
+            dest = os.fsdecode(event.dest_path or "")
+            events.append((event.event_type, os.fsdecode(event.src_path), dest))
+            waker.wake()
+
+    return Wake()
+
+
+def _new_observer(poll: bool, poll_interval: float) -> BaseObserver:
+    if poll:
+        from watchdog.observers.polling import PollingObserver
+
+        return PollingObserver(timeout=poll_interval)
+    from watchdog.observers import Observer
+
+    return Observer()
 
 
 def _watch_root(pattern: str) -> str:
@@ -110,10 +122,10 @@ class LogWatcher:
         #: Woken by watchdog's threads, by :meth:`wake`, and by signals (see the daemon).
         self.waker = Waker()
         self.poll = poll
-        self._observer = PollingObserver(timeout=poll_interval) if poll else Observer()
+        self._observer = _new_observer(poll, poll_interval) if self.globs else None
         self._watched: dict[str, object] = {}
         self._events: deque[tuple[str, str, str]] = deque(maxlen=MAX_PENDING_EVENTS)
-        self._handler = _Wake(self.waker, self._events)
+        self._handler = _wake_handler(self.waker, self._events) if self.globs else None
         self._writes: ModifyWatch | None = None
         if not poll:
             try:
@@ -128,12 +140,14 @@ class LogWatcher:
         self._found: list[str] = []
 
     def start(self) -> None:
-        self._observer.start()
+        if self._observer is not None:
+            self._observer.start()
         self.refresh_watches()
 
     def stop(self) -> None:
-        self._observer.stop()
-        self._observer.join(timeout=5)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
         self.waker.close()
         if self._writes is not None:
             self._writes.close()
@@ -146,7 +160,8 @@ class LogWatcher:
             key = f"{root}|{recursive}"
             if key in self._watched:
                 continue
-            event_filter = _STRUCTURE if self._writes is not None else None
+            event_filter = _structure() if self._writes is not None else None
+            assert self._observer is not None and self._handler is not None  # there are globs
             try:
                 self._watched[key] = self._observer.schedule(self._handler, root, recursive=recursive,
                                                              event_filter=event_filter)

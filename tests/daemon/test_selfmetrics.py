@@ -1,13 +1,17 @@
-"""logmetrics' own per-file series: bounded, with the files beyond the bound summed exactly."""
+"""logmetrics' own per-file series: bounded, with the files beyond the bound summed exactly; written
+by our own writer, byte for byte as prometheus-client writes the same families."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
 from logmetrics.daemon.selfmetrics import OTHER_FILES, FileSeries, SelfCollector
+from logmetrics.exposition.collector import Registry
+from logmetrics.exposition.render import negotiate, write_registry
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.reload import LoadCounts
 from logmetrics.sources.follow import Follower
@@ -15,11 +19,16 @@ from logmetrics.sources.tail import TailStats
 
 
 def scrape(collector: SelfCollector) -> dict[str, dict[str, float]]:
-    """Each family's samples by their ``file`` label (or "" without one)."""
-    registry = CollectorRegistry(auto_describe=False)
+    """Each family's samples by their ``file`` label (or "" without one), as /metrics writes them;
+    the same bytes as prometheus-client's writers, in both formats."""
+    registry = Registry()
     registry.register(collector)
+    text = write_registry(registry)
+    assert text == generate_latest(registry)
+    openmetrics = write_registry(registry, negotiate("application/openmetrics-text; version=1.0.0"))
+    assert openmetrics == generate_openmetrics(registry)
     out: dict[str, dict[str, float]] = {}
-    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+    for family in text_string_to_metric_families(text.decode()):
         for sample in family.samples:
             out.setdefault(sample.name, {})[sample.labels.get("file", "")] = sample.value
     return out

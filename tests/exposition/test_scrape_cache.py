@@ -8,13 +8,14 @@ import urllib.request
 
 import pytest
 from prometheus_client import generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from logmetrics.exposition.cache import RenderCache
 from logmetrics.exposition.collector import Registry, StoreCollector
+from logmetrics.exposition.families import gauge
 from logmetrics.exposition.server import MetricsServer
 from logmetrics.store import Kind, Metric, MetricStore
+from tests.exposition.reference import ReferenceCollector
 
 TEXT = "text/plain"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -33,7 +34,7 @@ class FrozenClock:
 
 
 class Own:
-    """A collector of the daemon's own kind (written by prometheus-client), counting its renders."""
+    """A collector of the daemon's own kind, counting its renders."""
 
     def __init__(self, hold: threading.Event | None = None) -> None:
         self.calls = 0
@@ -45,8 +46,8 @@ class Own:
         self.entered.set()
         if self.hold is not None:
             self.hold.wait(30)
-        family = GaugeMetricFamily("logmetrics_own", "the daemon's own gauge")
-        family.add_metric([], 1)
+        family = gauge("logmetrics_own", "the daemon's own gauge")
+        family.add([], 1)
         yield family
 
 
@@ -82,13 +83,15 @@ def get(server: MetricsServer, accept: str, encoding: str | None = None, query: 
 
 
 class _Plain:
-    """The same collectors in a registry prometheus-client writes alone (what /metrics served before)."""
+    """The same collectors for prometheus-client's writers, the store's built by prometheus-client."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     def collect(self):
         for collector in self.registry.collectors:
+            if isinstance(collector, StoreCollector):
+                collector = ReferenceCollector(collector.store, collector.prog_label, collector.timestamps)
             yield from collector.collect()
 
 

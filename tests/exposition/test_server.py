@@ -17,10 +17,10 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily
 
 from logmetrics.exposition import server as server_module
+from logmetrics.exposition.collector import Registry
+from logmetrics.exposition.families import counter, gauge
 from logmetrics.exposition.server import HttpLimits, MetricsServer
 from logmetrics.exposition.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -46,9 +46,32 @@ def pki(tmp_path_factory) -> Path:
     return d
 
 
-def registry() -> CollectorRegistry:
-    reg = CollectorRegistry()
-    Counter("scraped_things", "a test counter", registry=reg).inc(3)
+class Counters:
+    """Counters without labels, of the given values."""
+
+    def __init__(self, **values: float) -> None:
+        self.values = values
+
+    def collect(self):
+        for name, value in self.values.items():
+            family = counter(name, "a test counter")
+            family.add([], value)
+            yield family
+
+
+class Fixed:
+    """The same families at every scrape."""
+
+    def __init__(self, *families) -> None:
+        self.families = families
+
+    def collect(self):
+        yield from self.families
+
+
+def registry() -> Registry:
+    reg = Registry()
+    reg.register(Counters(scraped_things=3))
     return reg
 
 
@@ -239,7 +262,7 @@ def test_probes_answer_without_credentials_and_health_can_fail(pki):
 
 def test_name_filter_selects_series_like_prometheus_client(pki):
     reg = registry()
-    Counter("other_things", "another counter", registry=reg).inc(5)
+    reg.register(Counters(other_things=5))
     server = MetricsServer(reg, "127.0.0.1:0")
     server.start()
     base = f"http://127.0.0.1:{server.port}/metrics"
@@ -258,16 +281,16 @@ def test_name_filter_selects_series_like_prometheus_client(pki):
 
 
 class _BadSeries:
-    """A collector with one good sample and two that prometheus-client cannot write."""
+    """A collector with one good sample and three that cannot be written as they are."""
 
     def collect(self):
-        family = GaugeMetricFamily("line_time_gauge", "gauges with line times", labels=["k"])
-        family.add_metric(["good"], 1, timestamp=1_700_000_000)
-        family.add_metric(["infinite"], 2, timestamp=float("inf"))
-        family.add_metric(["nan"], 3, timestamp=float("nan"))
+        family = gauge("line_time_gauge", "gauges with line times", ["k"])
+        family.add(["good"], 1, timestamp=1_700_000_000)
+        family.add(["infinite"], 2, timestamp=float("inf"))
+        family.add(["nan"], 3, timestamp=float("nan"))
         yield family
-        text = GaugeMetricFamily("not_a_number", "a value that is not one")
-        text.add_metric([], "oops")  # e.g. restored from a damaged checkpoint
+        text = gauge("not_a_number", "a value that is not one")
+        text.add([], "oops")  # e.g. restored from a damaged checkpoint
         yield text
 
 
@@ -343,10 +366,11 @@ def test_connection_bound_drops_the_oldest_incomplete_connection(pki):
 
 def test_a_tls_client_that_drops_mid_request_leaves_one_quiet_line(pki, caplog, capfd):
     caplog.set_level(logging.DEBUG, logger="logmetrics")
-    big = CollectorRegistry()
-    gauge = Gauge("wide", "many series", ["n"], registry=big)
+    wide = gauge("wide", "many series", ["n"])
     for n in range(20000):
-        gauge.labels(str(n)).set(n)
+        wide.add([str(n)], n)
+    big = Registry()
+    big.register(Fixed(wide))
     path = pki / f"web-{time.monotonic_ns()}.yml"
     path.write_text(TLS, encoding="utf-8")
     server = MetricsServer(big, "127.0.0.1:0", path)
@@ -440,3 +464,38 @@ def test_password_checks_run_outside_any_lock_and_remember_successes(pki):
     assert not config.known_good("prometheus", "wrong")
     assert not config.check_password("prometheus", "wrong")
     assert not config.known_good("nobody", "s3cret")
+
+
+def raw_request(port: int, request: bytes) -> bytes:
+    """Send ``request`` as it is and read the whole answer (the server closes the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_requests_are_parsed_and_answered_as_http_1_0(pki):
+    server = MetricsServer(registry(), "127.0.0.1:0")
+    server.start()
+    try:
+        answer = raw_request(server.port, b"GET /%6detrics?x=1 HTTP/1.1\r\nHost: a\r\n"
+                                          b"Accept: text/plain\r\n\r\n")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+        assert b"\r\nConnection: close" in head and b"\r\nDate: " in head
+        assert f"\r\nContent-Length: {len(body)}".encode() in head
+        assert b"scraped_things_total 3.0\n" in body
+        head_only = raw_request(server.port, b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert head_only.startswith(b"HTTP/1.0 200 OK") and head_only.endswith(b"\r\n\r\n")
+        assert f"Content-Length: {len(body)}\r\n".encode() in head_only
+        for request, status in ((b"NONSENSE\r\n\r\n", b"400"), (b"GET /metrics HTTP/2.0\r\n\r\n", b"505"),
+                                (b"GET /metrics FTP/1.0\r\n\r\n", b"400"),
+                                (b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+                                (b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", b"431")):
+            assert raw_request(server.port, request).startswith(b"HTTP/1.0 " + status), request
+        with get(f"http://127.0.0.1:{server.port}/-/healthy") as r:  # and it still serves
+            assert r.status == 200
+    finally:
+        server.stop()

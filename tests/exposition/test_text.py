@@ -1,5 +1,7 @@
-"""Our Prometheus text writer (used by dry-run and test) writes exactly what prometheus-client's
-``generate_latest`` writes for the same store (used by /metrics)."""
+"""Our Prometheus text and OpenMetrics writers write exactly what prometheus-client's writers write
+for the same store (built with its own family types: tests/exposition/reference.py), both straight
+from the store (a whole scrape, dry-run, test) and through families (a scrape filtered by name,
+logmetrics' own metrics)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from logmetrics.exposition.render import registry_for
-from logmetrics.exposition.text import go_float, go_label_float, render_text
+from logmetrics.exposition.collector import StoreCollector
+from logmetrics.exposition.text import go_float, go_label_float, render_text, write_families
 from logmetrics.store import Kind, Metric, MetricStore
 from logmetrics.store.metric import DEFAULT_MAX_LABEL_SETS
+from tests.exposition.reference import reference_registry
 
 NAMES = st.from_regex(r"[a-z0-9][a-z0-9_.:\-]{0,8}(_total)?", fullmatch=True)
 LABELS = st.lists(st.sampled_from(["method", "status", "path", "zone", "a_b"]), max_size=3, unique=True)
@@ -57,8 +61,10 @@ def test_same_bytes_as_prometheus_client(found, prog_label, timestamps):
     store = MetricStore()
     for program in ("a.mtail", "b.mtail"):
         store.set_program(program, [m for m in found if m.program == program])
-    expected = generate_latest(registry_for(store, prog_label, timestamps)).decode()
+    expected = generate_latest(reference_registry(store, prog_label, timestamps)).decode()
     assert render_text(store, prog_label, timestamps) == expected
+    # The same store as our own families (a scrape filtered by name), by our family writer.
+    assert write_families(StoreCollector(store, prog_label, timestamps).collect()) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -66,14 +72,14 @@ def test_same_bytes_as_prometheus_client(found, prog_label, timestamps):
 def test_same_openmetrics_as_prometheus_client(found, prog_label, timestamps):
     """As /metrics serves OpenMetrics. One known difference: prometheus-client writes a ``:`` in a
     sample's name as ``_`` (not in its family's name); we keep it in both, as the format wants."""
-    from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
-
     store = MetricStore()
     found = [m for m in found if ":" not in m.export_name]
     for program in ("a.mtail", "b.mtail"):
         store.set_program(program, [m for m in found if m.program == program])
-    expected = generate_openmetrics(registry_for(store, prog_label, timestamps)).decode()
+    expected = generate_openmetrics(reference_registry(store, prog_label, timestamps)).decode()
     assert render_text(store, prog_label, timestamps, openmetrics=True) + "# EOF\n" == expected
+    written = write_families(StoreCollector(store, prog_label, timestamps).collect(), openmetrics=True)
+    assert written is not None and written + "# EOF\n" == expected
 
 
 def test_go_float_examples():
@@ -111,12 +117,12 @@ def _one_histogram() -> MetricStore:
 
 
 def test_le_labels_in_every_writer():
-    """dry-run/test (our writer), /metrics and the textfile (prometheus-client, text and OpenMetrics)."""
-    from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
-
+    """Our writers (from the store, and through families) and prometheus-client's, in both formats."""
     store = _one_histogram()
-    registry = registry_for(store)
-    texts = (render_text(store), generate_latest(registry).decode(), generate_openmetrics(registry).decode())
+    registry = reference_registry(store)
+    texts = (render_text(store), render_text(store, openmetrics=True),
+             write_families(StoreCollector(store).collect()),
+             generate_latest(registry).decode(), generate_openmetrics(registry).decode())
     for text in texts:
         bounds = [line.split('le="')[1].split('"')[0] for line in text.splitlines() if "_bucket{" in line]
         assert bounds == ["0.005", "1", "10", "1e+06", "+Inf"], text
