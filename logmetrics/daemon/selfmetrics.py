@@ -14,7 +14,7 @@ followed leaves its counts in them.
 
 from __future__ import annotations
 
-import platform
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import fields
@@ -107,7 +107,8 @@ class SelfCollector:
     def collect(self) -> Iterator[MetricFamily]:
         info = gauge("logmetrics_build_info", "logmetrics version and Python version",
                      ["version", "python"])
-        info.add([__version__, platform.python_version()], 1)
+        # What platform.python_version() reads (e.g. 3.13.0rc1), without importing platform at start.
+        info.add([__version__, sys.version.split()[0]], 1)
         yield info
 
         files = self.file_stats()

@@ -20,7 +20,6 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -78,6 +77,8 @@ def go_label_float(value: float) -> str:
     sign = "-" if math.copysign(1.0, value) < 0 else ""
     if value == 0:
         return sign + "0"
+    from decimal import Decimal  # here, not at start: its import is some 5 ms a daemon need not wait for
+
     # repr is the shortest text that reads back as the same float, as Go's shortest formatting.
     _sign, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
     digits = "".join(map(str, digit_tuple))

@@ -29,7 +29,6 @@ that the server keeps the stronger configuration it has.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -77,6 +76,8 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
+    import base64  # asked only with basic auth configured: not imported at every start
+
     try:
         user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):

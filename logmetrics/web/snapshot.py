@@ -14,7 +14,6 @@ Rates are per second over the last minute, from earlier pictures kept by
 from __future__ import annotations
 
 import collections
-import platform
 import threading
 import time
 from collections.abc import Callable
@@ -188,6 +187,8 @@ def take_snapshot(inputs: StatusInputs, tracker: RateTracker, files: bool = True
         entry["lines_rate"] = rates.get(f"file:{entry['path']}", 0.0)
     metrics = _metric_part(inputs)
     streams = _stream_part(inputs, inputs.activity.last_read()) if files else []
+    import platform  # at the first status page, not at the daemon's start
+
     return {
         "version": __version__,
         "python": platform.python_version(),
