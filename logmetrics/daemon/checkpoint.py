@@ -120,6 +120,8 @@ class Saved:
     positions: dict[str, Position] = field(default_factory=dict)
     seq: int = 0
     found: bool = False  # some checkpoint (new or legacy) was there
+    #: The files hold exactly this, nothing torn or dropped: the next write may append to them.
+    clean: bool = False
 
 
 class _Problems:
@@ -128,6 +130,8 @@ class _Problems:
     def __init__(self, source: Path) -> None:
         self.source = source
         self.counts: dict[str, int] = {}
+        #: A file ends in something unreadable (a torn last write, damage): not to be appended to.
+        self.torn = False
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
@@ -223,6 +227,7 @@ def _replay(path: Path, saved: Saved, problems: _Problems) -> bool:
             if op is None:
                 log.warning("checkpoint %s: line %d is not a checkpoint record; it and what follows "
                             "are ignored", path, number)
+                problems.torn = True
                 break
             if op[0] != "commit":
                 pending.append(op)
@@ -231,6 +236,7 @@ def _replay(path: Path, saved: Saved, problems: _Problems) -> bool:
             if not isinstance(seq, int) or isinstance(seq, bool):
                 log.warning("checkpoint %s: line %d is a malformed commit; it and what follows are "
                             "ignored", path, number)
+                problems.torn = True
                 break
             if seq > saved.seq:  # older commits are already in the base
                 for pending_op in pending:
@@ -241,6 +247,7 @@ def _replay(path: Path, saved: Saved, problems: _Problems) -> bool:
     if pending:
         log.warning("checkpoint %s: the last write was not complete; its %d records are ignored",
                     path, len(pending))
+        problems.torn = True
     return True
 
 
@@ -294,6 +301,7 @@ def read(state_dir: Path) -> Saved:
     if _replay(state_dir / BASE, saved, problems):
         _replay(state_dir / JOURNAL, saved, problems)
         saved.found = True
+        saved.clean = not (problems.counts or problems.torn or (state_dir / LEGACY).exists())
     else:
         saved.found = _read_legacy(state_dir / LEGACY, saved, problems)
     problems.report()
@@ -377,6 +385,13 @@ def _clock_changes(prog: str, name: str, old: Carried, new: Carried) -> Iterator
         yield ["noexpiry", prog, name, chunk]
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _encode(ops: Iterable[list[Any]], seq: int) -> Iterator[bytes]:
     for op in ops:
         yield json.dumps(op, separators=(",", ":")).encode("ascii") + b"\n"
@@ -414,6 +429,14 @@ class Checkpoint:
         if not saved.found:
             return 0, None
         self._seq = saved.seq
+        if saved.clean and not any(LegacyOffsets(self.state_dir).files()):
+            # The files hold exactly what was read: the first write appends what changed since,
+            # instead of rewriting the base (with thousands of files, that rewrite and its fsync
+            # held up the start: the first checkpoint is on disk before /-/ready answers).
+            self._written = Capture(dict(saved.metrics), dict(saved.positions))
+            self._compact = False
+            self._base_bytes = _size(self.state_dir / BASE)
+            self._journal_bytes = _size(self.state_dir / JOURNAL)
         restored = restore(runtime, saved) if self.values else 0
         return restored, saved.positions
 

@@ -85,6 +85,8 @@ class Daemon:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Send ``sig`` (SIGKILL: no chance to save anything) and wait; the exit status. The log
         stays readable."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a test that stalled it (SIGSTOP) and failed
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout=timeout)
         self.final_log = self.log()

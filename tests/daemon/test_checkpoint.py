@@ -246,3 +246,64 @@ def test_without_values_only_positions_are_kept(tmp_path):
     restored, positions = Checkpoint(tmp_path).load(again)
     assert restored == 0 and metric(again, "lines_total").values == {(): 0}
     assert positions == {"/x.log": position(5)}
+
+
+def _state(folder: Path) -> tuple[dict, dict]:
+    """What a fresh start would load: values by metric, and positions."""
+    rt = runtime()
+    _, positions = Checkpoint(folder).load(rt)
+    return {name: dict(metric(rt, name).values) for name in ("lines_total", "hits_total")}, positions
+
+
+def test_a_restart_appends_to_what_it_read_instead_of_rewriting_the_base(tmp_path):
+    """The first write after a start is a journal entry of what changed: with thousands of files
+    and series, rewriting the base held up the start (its first checkpoint is on disk before
+    /-/ready answers)."""
+    rt = runtime()
+    rt.process(["/a 1", "/b 2"], "x.log")
+    save(tmp_path, rt, {"/x.log": position(5), "/y.log": position(9, 8)})
+    base = (tmp_path / BASE).read_bytes()
+    again = runtime()
+    cp = Checkpoint(tmp_path)
+    cp.load(again)
+    again.process(["/c 3"], "x.log")
+    save(tmp_path, again, {"/x.log": position(8)}, cp)  # y.log no longer followed
+    assert (tmp_path / BASE).read_bytes() == base
+    values, positions = _state(tmp_path)
+    assert values == {"lines_total": {(): 3}, "hits_total": {("/a",): 1, ("/b",): 1, ("/c",): 1}}
+    assert positions == {"/x.log": position(8)}
+
+
+@pytest.mark.parametrize("damage", ["torn", "legacy", "malformed"])
+def test_a_restart_from_damaged_files_rewrites_them_first(tmp_path, damage):
+    rt = runtime()
+    rt.process(["/a 1"], "x.log")
+    save(tmp_path, rt, {"/x.log": position(5)})
+    if damage == "torn":  # a crash in the middle of a write
+        with open(tmp_path / JOURNAL, "ab") as f:
+            f.write(b'["set","p.mtail","lines_total",[[[],3]]]\n["pos",{"/x.l')
+    elif damage == "legacy":  # an older version's single file beside the new ones
+        (tmp_path / LEGACY).write_text("{}", encoding="utf-8")
+    else:
+        with open(tmp_path / JOURNAL, "ab") as f:
+            f.write(b'["pos",{"/x.log":"nonsense"}]\n["commit",7]\n')
+    again = runtime()
+    cp = Checkpoint(tmp_path)
+    cp.load(again)
+    again.process(["/c 3"], "x.log")
+    save(tmp_path, again, {"/x.log": position(8)}, cp)
+    assert (tmp_path / JOURNAL).stat().st_size == 0  # the base was rewritten whole
+    assert not (tmp_path / LEGACY).exists()
+    values, positions = _state(tmp_path)
+    assert values == {"lines_total": {(): 2}, "hits_total": {("/a",): 1, ("/c",): 1}}
+    assert positions == {"/x.log": position(8)}
+
+
+def test_a_restart_without_values_drops_the_saved_ones_as_a_rewrite_did(tmp_path):
+    rt = runtime()
+    rt.process(["/a 1"], "x.log")
+    save(tmp_path, rt, {"/x.log": position(5)})
+    cp = Checkpoint(tmp_path, values=False)
+    cp.load(runtime())
+    save(tmp_path, runtime(), {"/x.log": position(6)}, cp)
+    assert _state(tmp_path) == ({"lines_total": {(): 0}, "hits_total": {}}, {"/x.log": position(6)})
