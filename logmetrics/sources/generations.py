@@ -281,7 +281,10 @@ class Generation:
         self._head: bytes | None = None
         if known is not None and known.dev != -1:
             self.file_id = known
-            if not compression and known.head_len >= min(offset, FINGERPRINT_BYTES):
+            # Only a young file's head grows (and a full one is never read again: thousands of
+            # files resume at each start).
+            young = known.head_len < FINGERPRINT_BYTES
+            if young and not compression and known.head_len >= offset:
                 # (A position saved by an older version may know fewer bytes than were read
                 # before it: such a one is fingerprinted afresh, see refingerprint.)
                 head = self._pread(known.head_len, 0)
