@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -120,8 +121,19 @@ def program_families(body: str) -> str:
                      if "logmetrics_" not in line.split("{")[0] and not line.startswith(("# EOF",)))
 
 
-def lines_read(daemon: Daemon) -> float:
-    return sum(v for k, v in daemon.samples().items() if k.startswith("logmetrics_log_lines"))
+def settled_metrics(daemon: Daemon, lines: int, timeout: float = 60.0) -> str:
+    """The programs' part of /metrics once all ``lines`` are read and processed: lines are counted
+    as read before the programs run over them, so the body must also stay the same a while."""
+    deadline = time.monotonic() + timeout
+    before = None
+    while time.monotonic() < deadline:
+        read = sum(v for k, v in daemon.samples().items() if k.startswith("logmetrics_log_lines"))
+        body = program_families(daemon.get("/metrics"))
+        if read == lines and body == before:
+            return body
+        before = body if read == lines else None
+        time.sleep(0.5)
+    raise AssertionError(f"not settled after {timeout} s: {daemon.events()}")
 
 
 def test_a_daemon_started_again_takes_its_programs_from_the_state_dir(tmp_path, monkeypatch):
@@ -138,8 +150,7 @@ def test_a_daemon_started_again_takes_its_programs_from_the_state_dir(tmp_path, 
         daemon = Daemon(folder, Path("apache_access"), f"apache_access={access}", "--progs", "apache_error",
                         "--logs", f"apache_error={errors}", "--from", "beginning")
         try:
-            assert wait_for(lambda d=daemon: lines_read(d) == total, timeout=60), daemon.events()
-            bodies.append(program_families(daemon.get("/metrics")))
+            bodies.append(settled_metrics(daemon, total))
         finally:
             assert daemon.stop() == 0
         compiles.append(compiled(daemon.log()))
