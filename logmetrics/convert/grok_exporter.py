@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 
 from logmetrics.convert import ConvertError, ConvertWarning
-from logmetrics.grok import PatternLibrary, RegexSyntaxError, expand, make_identifier
+from logmetrics.grok import PatternLibrary, RegexSyntaxError, make_identifier
+from logmetrics.grok.expand import expand
 from logmetrics.grok.translate import GROK_REFERENCE
 from logmetrics.lang.lexer import BUILTINS, KEYWORDS, is_duration
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from logmetrics.errors import CompileError, Position
-from logmetrics.grok import Expansion, GrokError, PatternLibrary, RegexSyntaxError, compile_regex, expand
+from logmetrics.grok import Expansion, GrokError, PatternLibrary, RegexSyntaxError, compile_regex
+from logmetrics.grok.expand import expand
 from logmetrics.lang import ast
 from logmetrics.lang.namespace import Regex, searcher
 from logmetrics.lang.sites import CaptureInfo

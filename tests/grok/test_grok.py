@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 
 from logmetrics.errors import CompileError
-from logmetrics.grok import (
-    GrokError,
-    PatternLibrary,
-    RegexSyntaxError,
-    compile_regex,
-    expand,
-    translate,
-)
+from logmetrics.grok import GrokError, PatternLibrary, RegexSyntaxError, compile_regex
+from logmetrics.grok.expand import expand
+from logmetrics.grok.translate import translate
 from tests.helpers import SHARED_DATA, run, values
 
 LOGSTASH = SHARED_DATA / "grok" / "logstash-patterns-core" / "patterns"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from logmetrics.errors import CompileError, LogmetricsError
-from logmetrics.grok import PatternLibrary, expand
+from logmetrics.grok import PatternLibrary
+from logmetrics.grok.expand import expand
 from logmetrics.grok.library import stock_patterns_dir
 
 

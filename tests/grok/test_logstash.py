@@ -11,7 +11,8 @@ import gzip
 
 import pytest
 
-from logmetrics.grok import PatternLibrary, compile_regex, expand
+from logmetrics.grok import PatternLibrary, compile_regex
+from logmetrics.grok.expand import expand
 from logmetrics.grok.library import parse_pattern_text
 from tests.helpers import SHARED_DATA as DATA
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from logmetrics.grok import RegexSyntaxError, compile_regex, make_identifier, translate
+from logmetrics.grok import RegexSyntaxError, compile_regex, make_identifier
+from logmetrics.grok.translate import translate
 
 
 def rx(pattern: str, dialect: str = "oniguruma"):
