@@ -19,10 +19,12 @@ a separate writer process appends lines at a fixed rate. Cases:
   reading rate, the scrapes served per second, and the time of a single
   scrape that renders (made 1.5 s after the last one): as a plain client
   asks (text format) and as Prometheus asks (OpenMetrics, gzip).
-- ``startup``: from process start to the first /metrics answer; ``--help``,
+- ``startup``: from process start to the first /metrics answer, on an empty
+  state directory and started again on it (its programs then come from the
+  compile cache, see docs/state.md); ``--help``,
   ``run --help`` and an argument error (``run --bogus``) of the installed
   console script beside ``python3 -c pass`` (medians of 15 runs); a one-line
-  dry-run (mtail: ``--one_shot``).
+  dry-run (mtail: ``--one_shot``), its programs compiled before and not.
 
 Every figure is the median of ``--repeat`` runs; the ratio column is
 logmetrics / mtail (below 1 means logmetrics is cheaper). Without mtail on the
@@ -472,17 +474,28 @@ def case_startup(kinds: list[str], repeat: int) -> None:
     )
     try:
         for kind in kinds:
-            first = []
+            first: list[float] = []
+            again: list[float] = []  # logmetrics started again on its state dir: programs compiled before
             for _ in range(repeat):
-                daemon = Daemon(kind, progs, log, work)
-                try:
-                    first.append(daemon.start())
-                finally:
-                    daemon.stop()
-                    shutil.rmtree(work / "state", ignore_errors=True)
+                for times in (first, again) if kind == "logmetrics" else (first,):
+                    daemon = Daemon(kind, progs, log, work)
+                    try:
+                        times.append(daemon.start())
+                    finally:
+                        daemon.stop()
+                shutil.rmtree(work / "state", ignore_errors=True)
+            uncached: list[float] = []
             if kind == "logmetrics":
                 one_line = logmetrics_argv("dry-run", "--progs", str(progs), str(log), "-q")
                 case_usage(work)
+                # Dry-runs keep compiled programs in the user's cache folder: one of the bench's own,
+                # empty for each run of the "nothing compiled before" figure.
+                for run in range(repeat):
+                    cache = work / f"cache-{run}"
+                    uncached.append(timed(one_line, work, {**CHILD_ENV, "XDG_CACHE_HOME": str(cache)}))
+                    shutil.rmtree(cache, ignore_errors=True)
+                env = {**CHILD_ENV, "XDG_CACHE_HOME": str(work / "cache")}
+                timed(one_line, work, env)  # compiled and kept
             else:
                 one_line = [
                     str(mtail_binary()),
@@ -494,12 +507,16 @@ def case_startup(kinds: list[str], repeat: int) -> None:
                     "--one_shot_format",
                     "prometheus",
                 ]
-            dry = [timed(one_line, work) for _ in range(repeat)]
+                env = CHILD_ENV
+            dry = [timed(one_line, work, env) for _ in range(repeat)]
             print(f"{kind:<10} first /metrics answer          {1000 * statistics.median(first):>8.0f} ms")
-            print(
-                f"{kind:<10} one-line dry-run / one_shot    {1000 * statistics.median(dry):>8.0f} ms",
-                flush=True,
-            )
+            if again:
+                print(f"{kind:<10}   started again (compiled)     {1000 * statistics.median(again):>8.0f} ms")
+            print(f"{kind:<10} one-line dry-run / one_shot    {1000 * statistics.median(dry):>8.0f} ms")
+            if uncached:
+                ms = 1000 * statistics.median(uncached)
+                print(f"{kind:<10}   nothing compiled before      {ms:>8.0f} ms")
+            sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

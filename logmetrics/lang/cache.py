@@ -36,7 +36,6 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from logmetrics import __version__
-from logmetrics.atomicfile import write_atomic
 from logmetrics.errors import Position
 from logmetrics.lang.compiler import CompiledProgram, SitePlan, link
 from logmetrics.lang.namespace import MetricPlan, NamespacePlan, RegexPlan
@@ -131,9 +130,13 @@ class CompileCache:
         except ValueError as exc:  # something marshal cannot write: not cached
             log.debug("compile cache: cannot save %s: %s", program.name, exc)
             return
+        # Imported only when saving: a start that takes every program from the cache writes nothing.
+        from logmetrics.atomicfile import write_atomic
+
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomic(self._file(key), data, mode=0o600)
+            # Not fsynced: an entry a crash tore is caught by its digest, and only costs a compile.
+            write_atomic(self._file(key), data, mode=0o600, durable=False)
         except OSError as exc:
             log.debug("compile cache: cannot save %s in %s: %s", program.name, self.folder, exc)
             return
