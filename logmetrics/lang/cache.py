@@ -166,9 +166,8 @@ def _encode(program: CompiledProgram, key: str) -> bytes:
         program.name,
         program.code,
         program.source,
-        [(m.name, m.export_name, m.kind, m.labels, m.program, m.hidden, m.buckets, m.limit)
-         for m in plan.metrics],
-        [(r.source, r.engine, r.guarded) for r in plan.regexes],
+        [tuple(m) for m in plan.metrics],
+        [tuple(r) for r in plan.regexes],
         list(plan.time_checks.items()),
         list(plan.time_caches),
         [(p.file, p.line, p.col) for p in program.guarded],
@@ -195,9 +194,8 @@ def _decode(data: bytes, key: str) -> CompiledProgram:
     if not isinstance(code, CodeType):
         raise ValueError("no code in it")
     plan = NamespacePlan(
-        metrics=[MetricPlan(n, e, k, tuple(labels), p, h, tuple(b), lim)
-                 for n, e, k, labels, p, h, b, lim in metrics],
-        regexes=[RegexPlan(s, e, g) for s, e, g in regexes],
+        metrics=[MetricPlan(*fields) for fields in metrics],
+        regexes=[RegexPlan(*fields) for fields in regexes],
         time_checks=dict(checks),
         time_caches=list(caches),
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from logmetrics.errors import Position
 from logmetrics.lang.namespace import NamespacePlan
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from logmetrics.lang.cache import CompileCache
 
 
-@dataclass(frozen=True)
-class SitePlan:
+class SitePlan(NamedTuple):
     """A pattern site without its search function (the namespace's ``_r<number>``)."""
 
     number: int

@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from logmetrics.lang import builtins
 from logmetrics.lang.golayout import TimeCheck
@@ -40,8 +40,7 @@ def searcher(regex: Regex, guarded: bool) -> Callable[[str], Any]:
     return regex.search
 
 
-@dataclass(frozen=True)
-class RegexPlan:
+class RegexPlan(NamedTuple):
     """One regex as the checker compiled it: its Python-syntax text and its engine."""
 
     source: str
@@ -59,8 +58,7 @@ class RegexPlan:
         return compiled
 
 
-@dataclass(frozen=True)
-class MetricPlan:
+class MetricPlan(NamedTuple):
     """One declared metric, as the store makes it."""
 
     name: str
@@ -78,8 +76,7 @@ class MetricPlan:
                       buckets=self.buckets, limit=self.limit)
 
 
-@dataclass(frozen=True)
-class StoreNames:
+class StoreNames(NamedTuple):
     """The names by which generated code reaches one metric of the store: the few dicts
     and methods that per-line code may touch, bound once into the namespace."""
 
@@ -133,7 +130,8 @@ def _base() -> dict[str, Any]:
 
 @dataclass
 class NamespacePlan:
-    """Everything a program's namespace is made of, as plain data."""
+    """Everything a program's namespace is made of, as plain data (the plans are named tuples:
+    cheaper to define than dataclasses, at every start)."""
 
     metrics: list[MetricPlan] = field(default_factory=list)
     #: Every regex, by number (``_r<n>`` is its search, ``_p<n>`` the regex itself).
