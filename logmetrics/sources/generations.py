@@ -302,6 +302,8 @@ class Generation:
         #: When a rotated generation may be closed once read to its end (servers still write to it).
         self.until = 0.0
         self.at_end = False
+        #: The last read found the file no longer only appended to (see :meth:`read`).
+        self.rewritten = False
         #: For a current file: the newest rotated file when it was opened. A rotated file newer
         #: than that one appearing before any byte was read is a copy of it (copytruncate).
         self.prev: tuple[int, int] | None = None
@@ -367,34 +369,69 @@ class Generation:
             return True
         if st.st_size < self.pos:
             return False
+        return self._bytes_unchanged()
+
+    def _bytes_unchanged(self) -> bool:
+        """The first bytes and the bytes just before ``pos`` are those read: only appended to."""
         head = self._pread(self.file_id.head_len, 0)
         if not _head_is(head, self.file_id):
             return False
         return not self.tail or self._pread(len(self.tail), self.pos - len(self.tail)) == self.tail
 
     def read(self, budget: int, chunk_size: int) -> tuple[list[str], int]:
-        """Complete lines from ``pos`` on, reading at most ``budget`` bytes; and the bytes read."""
+        """Complete lines from ``pos`` on, reading at most ``budget`` bytes; and the bytes read.
+
+        A plain file's bytes are checked *after* they are read: its first bytes and the bytes
+        before ``pos`` must still be what they were. A check before reading leaves a window (a
+        stall, SIGSTOP, between the check and the read) in which the file can be copied,
+        truncated and written past ``pos``, and the new bytes would be read as the old file's
+        rest. Checked after, bytes that pass were read before any such change. If the check
+        fails, nothing is taken and :attr:`rewritten` is set: the caller decides what the file
+        is now (a copytruncate, or a rotated file overwritten)."""
+        self.at_end = False
+        self.rewritten = False
+        if self._stream is not None:
+            return self._read_decompressed(budget, chunk_size)
+        chunks: list[bytes] = []
+        used = 0
+        while used < budget:
+            chunk = self._pread(min(chunk_size, budget - used), self.pos + used)
+            if not chunk:
+                self.at_end = True
+                break
+            chunks.append(chunk)
+            used += len(chunk)
+        if chunks and not self._bytes_unchanged():
+            self.at_end = False
+            self.rewritten = True
+            return [], 0
+        lines: list[str] = []
+        for chunk in chunks:
+            self._read_head(self.pos, chunk)
+            self._take(chunk, lines)
+        return lines, used
+
+    def _read_decompressed(self, budget: int, chunk_size: int) -> tuple[list[str], int]:
         lines: list[str] = []
         used = 0
-        self.at_end = False
         while used < budget:
-            want = min(chunk_size, budget - used)
-            chunk = self._read_stream(want) if self._stream is not None else self._pread(want, self.pos)
+            chunk = self._read_stream(min(chunk_size, budget - used))
             if not chunk:
                 self.at_end = True
                 break
             used += len(chunk)
-            if self._stream is not None and self._stream_pos - len(chunk) < self.pos:
+            if self._stream_pos - len(chunk) < self.pos:
                 skip = self.pos - (self._stream_pos - len(chunk))  # reaching the resume offset
                 if skip >= len(chunk):
                     continue
                 chunk = chunk[skip:]
-            elif self._stream is None:
-                self._read_head(self.pos, chunk)
-            self.pos += len(chunk)
-            self.tail = (self.tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk[-TAIL_BYTES:]
-            lines.extend(self.splitter.feed(chunk))
+            self._take(chunk, lines)
         return lines, used
+
+    def _take(self, chunk: bytes, lines: list[str]) -> None:
+        self.pos += len(chunk)
+        self.tail = (self.tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk[-TAIL_BYTES:]
+        lines.extend(self.splitter.feed(chunk))
 
     def _read_stream(self, size: int) -> bytes:
         assert self._stream is not None

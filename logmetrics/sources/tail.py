@@ -521,10 +521,13 @@ class FileTailer:
             if old.still_same(st):
                 old.seen(st)
                 continue
-            log.warning("%s: %s was overwritten while being read; its rest is gone", self.path, old.name)
-            self.stats.generations_lost += 1
-            old.close()
-            self.older.remove(old)
+            self._overwritten(old)
+
+    def _overwritten(self, old: Generation) -> None:
+        log.warning("%s: %s was overwritten while being read; its rest is gone", self.path, old.name)
+        self.stats.generations_lost += 1
+        old.close()
+        self.older.remove(old)
 
     # --- reading ------------------------------------------------------------------
 
@@ -534,6 +537,9 @@ class FileTailer:
         now = time.monotonic()
         for old in list(self.older):
             more, used = self._read(old, budget)
+            if old.rewritten:
+                self._overwritten(old)
+                continue
             lines.extend(more)
             budget -= used
             if not old.at_end:
@@ -548,6 +554,13 @@ class FileTailer:
                 self.older.remove(old)
         if self.current is not None and budget > 0:
             more, _ = self._read(self.current, budget)
+            if self.current.rewritten:  # changed since it was looked at: what is it now?
+                try:
+                    self._rewritten(os.fstat(self.current.fd))
+                except OSError as exc:
+                    self._problem(f"read error in {self.current.name}: {exc.strerror or exc}")
+                self.behind = True  # read on at once from where that leaves it
+                return lines
             lines.extend(more)
             if not self.current.at_end:
                 self.behind = True

@@ -351,3 +351,53 @@ def test_a_generation_written_just_before_a_restart_is_still_read_for_a_while(tm
     assert resumed.read() == numbered(110, 5).decode().splitlines()
     assert str(tmp_path / "app.log.1") in resumed.positions()
     resumed.close()
+
+
+def test_a_copytruncate_between_the_look_and_the_read_takes_nothing_of_the_new_content(tmp_path, monkeypatch):
+    """The daemon stalled (SIGSTOP) after looking at the file and before reading it; meanwhile it
+    was copied, truncated and written past the old offset. Bytes are checked after they are
+    read, so the new content is never taken for the old file's rest."""
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 100))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    lines = read_all(tailer)
+    with open(log, "ab") as f:
+        f.write(numbered(100, 10))
+    real_check_path = FileTailer._check_path
+
+    def looked_then_copied_and_truncated(self: FileTailer) -> None:
+        real_check_path(self)
+        monkeypatch.setattr(FileTailer, "_check_path", real_check_path)
+        shutil.copyfile(log, tmp_path / "app.log.1")
+        with open(log, "r+b") as f:
+            f.truncate(0)
+            f.write(numbered(110, 300))  # longer than what was read
+
+    monkeypatch.setattr(FileTailer, "_check_path", looked_then_copied_and_truncated)
+    lines += read_all(tailer)
+    tailer.close()
+    assert lines == numbered(0, 410).decode().splitlines()
+
+
+def test_a_rotated_file_overwritten_between_the_look_and_the_read_is_not_read_as_its_rest(tmp_path,
+                                                                                       monkeypatch):
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered(0, 100))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    lines = read_all(tailer)
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_bytes(numbered(200, 5))
+    lines += read_all(tailer)  # app.log.1 is now an older generation, still read for a while
+    with open(tmp_path / "app.log.1", "ab") as f:
+        f.write(numbered(100, 5))
+    real_check_older = FileTailer._check_older
+
+    def looked_then_overwritten(self: FileTailer) -> None:
+        real_check_older(self)
+        monkeypatch.setattr(FileTailer, "_check_older", real_check_older)
+        (tmp_path / "app.log.1").write_bytes(numbered(500, 300))  # rewritten in place, longer
+
+    monkeypatch.setattr(FileTailer, "_check_older", looked_then_overwritten)
+    lines += read_all(tailer)
+    tailer.close()
+    assert lines == numbered(0, 100).decode().splitlines() + numbered(200, 5).decode().splitlines()
