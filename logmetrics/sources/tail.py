@@ -23,8 +23,10 @@ What it tells apart, and how (see docs/following.md for the user's view):
   from its start.
 - **copytruncate**: the file is shorter than what was read, or its first
   bytes, or the bytes just before the read position, changed. This is checked
-  *before* reading on, so that new bytes past the old offset are never taken
-  for the old file's. The old file's rest is read from the copy (same first
+  *before* reading on, and the bytes read are checked again *after* (see
+  ``Generation.read``), so that new bytes past the old offset are never taken
+  for the old file's, even when the change falls between the look and the
+  read. The old file's rest is read from the copy (same first
   bytes, long enough, same bytes before the offset), then the file from 0.
 - **a file cut in place**, keeping its first part (``truncate -s``, or a
   rewrite that keeps the first bytes) with no copy anywhere: the kept lines
