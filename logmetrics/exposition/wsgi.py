@@ -134,8 +134,9 @@ def answer(sock: socket.socket, address: Any, head: bytes, app: WsgiApp, base: d
 
     Socket errors are the caller's (the client went away); an error of the app is logged and
     answered 500."""
-    end = head.find(b"\r\n\r\n")
-    end = end + 4 if end >= 0 else head.find(b"\n\n") + 2
+    # The head ends at the first blank line, CRLF or bare LF (as the connection loop saw it end).
+    ends = [i + len(mark) for mark in (b"\r\n\r\n", b"\n\n") if (i := head.find(mark)) >= 0]
+    end = min(ends) if ends else len(head)
     try:
         request = Request(head[:end])
     except BadRequest as bad:

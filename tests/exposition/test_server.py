@@ -487,6 +487,8 @@ def test_requests_are_parsed_and_answered_as_http_1_0(pki):
         assert b"\r\nConnection: close" in head and b"\r\nDate: " in head
         assert f"\r\nContent-Length: {len(body)}".encode() in head
         assert b"scraped_things_total 3.0\n" in body
+        bare = raw_request(server.port, b"GET /metrics HTTP/1.0\nAccept: text/plain\n\n")  # LF alone
+        assert bare.startswith(b"HTTP/1.0 200 OK\r\n") and bare.endswith(body)
         head_only = raw_request(server.port, b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
         assert head_only.startswith(b"HTTP/1.0 200 OK") and head_only.endswith(b"\r\n\r\n")
         assert f"Content-Length: {len(body)}\r\n".encode() in head_only
