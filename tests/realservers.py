@@ -59,6 +59,22 @@ def wait_until_listening(port: int, proc: subprocess.Popen, what: str, timeout: 
     raise AssertionError(f"{what} did not listen on port {port} within {timeout:g} s")
 
 
+def wait_until_ready(port: int, proc: subprocess.Popen, what: str, timeout: float = 60.0) -> None:
+    """Until ``/-/ready`` answers 200: Prometheus listens before its storage is open, and answers
+    its API with 503 until then."""
+    wait_until_listening(port, proc, what, timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with status {proc.returncode}")
+        with contextlib.suppress(OSError), \
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=5) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} was not ready within {timeout:g} s")
+
+
 def document_root() -> Path:
     """A document root the servers' unprivileged workers can read (pytest's tmp dirs are 0700)."""
     root = Path(tempfile.mkdtemp(prefix="logmetrics-www-"))
@@ -213,7 +229,7 @@ def prometheus(workdir: Path, target: str) -> Iterator[Prometheus]:
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        wait_until_listening(port, proc, "prometheus", timeout=60)
+        wait_until_ready(port, proc, "prometheus")
         yield Prometheus(port)
     finally:
         _stop(proc)

@@ -100,7 +100,7 @@ def prometheus_on(data: Path, workdir: Path, target: str) -> Iterator[Prom]:
                                  f"--web.listen-address=127.0.0.1:{port}"],
                                 stdout=log, stderr=subprocess.STDOUT)
         try:
-            realservers.wait_until_listening(port, proc, "prometheus", timeout=60)
+            realservers.wait_until_ready(port, proc, "prometheus")
             yield Prom(port)
         finally:
             realservers._stop(proc)
