@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,8 +170,8 @@ def _client_written(found: list[MetricFamily], fmt: Format) -> bytes:
 
     families: Any = _Families(found)
     if fmt.openmetrics:
-        written: bytes = generate_openmetrics(families, fmt.escaping, fmt.version)  # type: ignore[no-untyped-call]
-        return written
+        write_openmetrics: Callable[..., bytes] = generate_openmetrics  # not annotated in the library
+        return write_openmetrics(families, fmt.escaping, fmt.version)
     return generate_latest(families, fmt.escaping)
 
 
