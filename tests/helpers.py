@@ -21,6 +21,18 @@ SCRIPT = Path(sys.executable).with_name("logmetrics")
 SHARED_DATA = next((folder / "shared" / "data" for folder in REPO.parents
                     if (folder / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
 
+#: Where Debian's mtail package keeps its example programs.
+MTAIL_EXAMPLES = Path("/usr/share/doc/mtail/examples")
+#: Each bundled program (by name) with a shared log it reads, and mtail's example that the
+#: benchmarks run (by path; absent where mtail is not installed).
+PROGRAM_LOGS = [
+    ("apache_access", "apache/access_combined.log.gz"),
+    ("apache_error", "apache/error.log.gz"),
+    ("nginx_access", "nginx/access_combined.log.gz"),
+    ("nginx_error", "nginx/error.log.gz"),
+    (str(MTAIL_EXAMPLES / "apache_combined.mtail"), "apache/access_combined.log.gz"),
+]
+
 
 def installed_package() -> Path:
     """The folder of the logmetrics package the tests import (the installed one: see conftest.py)."""

@@ -16,21 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_daemon import COUNTING, Daemon, append, wait_for
-from tests.helpers import SCRIPT, SHARED_DATA
+from tests.helpers import PROGRAM_LOGS, SCRIPT, SHARED_DATA
 
 #: The compiler's own modules: imported by a fresh compile, never by a start from the cache.
 COMPILER = ("logmetrics.lang.lexer", "logmetrics.lang.parser", "logmetrics.lang.checker",
             "logmetrics.lang.codegen", "logmetrics.lang.ast", "logmetrics.lang.regexes")
-MTAIL_EXAMPLES = Path("/usr/share/doc/mtail/examples")
-
-#: Each bundled program over the shared log it reads (mtail's example too, where installed).
-BUNDLED = [
-    ("apache_access", "apache/access_combined.log.gz"),
-    ("apache_error", "apache/error.log.gz"),
-    ("nginx_access", "nginx/access_combined.log.gz"),
-    ("nginx_error", "nginx/error.log.gz"),
-    (str(MTAIL_EXAMPLES / "apache_combined.mtail"), "apache/access_combined.log.gz"),
-]
+BUNDLED = PROGRAM_LOGS
 
 
 def imported(stderr: str) -> set[str]:

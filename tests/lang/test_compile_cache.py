@@ -21,18 +21,10 @@ from logmetrics.lang.compiler import CompiledProgram, compile_program
 from logmetrics.resources import bundled_programs_dir
 from logmetrics.runtime.engine import Runtime
 from logmetrics.runtime.program import Program
-from tests.helpers import SHARED_DATA
-
-MTAIL_EXAMPLES = Path("/usr/share/doc/mtail/examples")
+from tests.helpers import PROGRAM_LOGS, SHARED_DATA
 
 #: Every bundled program, and mtail's example the benchmarks run, with a log they read.
-PROGRAMS = [
-    ("apache_access.mtail", "apache/access_combined.log.gz"),
-    ("apache_error.mtail", "apache/error.log.gz"),
-    ("nginx_access.mtail", "nginx/access_combined.log.gz"),
-    ("nginx_error.mtail", "nginx/error.log.gz"),
-    (str(MTAIL_EXAMPLES / "apache_combined.mtail"), "apache/access_combined.log.gz"),
-]
+PROGRAMS = [(name if "/" in name else f"{name}.mtail", log) for name, log in PROGRAM_LOGS]
 
 #: strptime() whose time is read (a cache per call site), histograms, expiry, a guarded regex.
 READS_TIME = (

@@ -28,6 +28,14 @@ def read_all(tailer: FileTailer) -> list[str]:
     return out
 
 
+def following(folder: Path, count: int = 100) -> tuple[Path, FileTailer, list[str]]:
+    """``app.log`` in ``folder`` written with ``count`` lines, and a tailer that read them all."""
+    log = folder / "app.log"
+    log.write_bytes(numbered(0, count))
+    tailer = FileTailer(str(log), None, start_at_end=False)
+    return log, tailer, read_all(tailer)
+
+
 def read_and_stop(log, count: int):
     """``log`` written with ``count`` lines, read whole by a tailer that then stops: its positions."""
     log.write_bytes(numbered(0, count))
@@ -156,10 +164,7 @@ def test_files_rotated_while_the_path_looked_missing_are_read(tmp_path, monkeypa
     path is missing at the next looks (the server has not created it again). What came after the
     file let go is read, and, when the path comes back, what was rotated since."""
     monkeypatch.setattr(tail, "RETIRE_SECONDS", 0.05)
-    log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 100))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    lines = read_all(tailer)
+    log, tailer, lines = following(tmp_path)
     os.rename(log, tmp_path / "app.log.1")
     log.write_bytes(numbered(100, 50))
     os.rename(tmp_path / "app.log.1", tmp_path / "app.log.2")
@@ -313,10 +318,7 @@ def test_a_quiet_generation_found_at_a_restart_is_let_go_once_read(tmp_path):
     """Restarts every few seconds (a crash loop) must not keep every generation ever saved: one
     found again at a start and quiet for longer than servers take to reopen their logs is let go
     once read to its end, so the checkpoint holds only what may still be written to."""
-    log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 100))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    lines = read_all(tailer)
+    log, tailer, lines = following(tmp_path)
     os.rename(log, tmp_path / "app.log.1")  # rotated; a restart before it was let go
     log.write_bytes(numbered(100, 10))
     lines += read_all(tailer)
@@ -335,10 +337,7 @@ def test_a_quiet_generation_found_at_a_restart_is_let_go_once_read(tmp_path):
 
 
 def test_a_generation_written_just_before_a_restart_is_still_read_for_a_while(tmp_path):
-    log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 100))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    read_all(tailer)
+    log, tailer, _ = following(tmp_path)
     os.rename(log, tmp_path / "app.log.1")
     log.write_bytes(numbered(100, 10))
     read_all(tailer)
@@ -357,10 +356,7 @@ def test_a_copytruncate_between_the_look_and_the_read_takes_nothing_of_the_new_c
     """The daemon stalled (SIGSTOP) after looking at the file and before reading it; meanwhile it
     was copied, truncated and written past the old offset. Bytes are checked after they are
     read, so the new content is never taken for the old file's rest."""
-    log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 100))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    lines = read_all(tailer)
+    log, tailer, lines = following(tmp_path)
     with open(log, "ab") as f:
         f.write(numbered(100, 10))
     real_check_path = FileTailer._check_path
@@ -381,10 +377,7 @@ def test_a_copytruncate_between_the_look_and_the_read_takes_nothing_of_the_new_c
 
 def test_a_rotated_file_overwritten_between_the_look_and_the_read_is_not_read_as_its_rest(tmp_path,
                                                                                        monkeypatch):
-    log = tmp_path / "app.log"
-    log.write_bytes(numbered(0, 100))
-    tailer = FileTailer(str(log), None, start_at_end=False)
-    lines = read_all(tailer)
+    log, tailer, lines = following(tmp_path)
     os.rename(log, tmp_path / "app.log.1")
     log.write_bytes(numbered(200, 5))
     lines += read_all(tailer)  # app.log.1 is now an older generation, still read for a while
