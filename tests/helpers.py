@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import logmetrics
@@ -63,3 +64,23 @@ def values(program: Program, metric: str) -> dict:
 
 def exposition(program: Program, fmt: str = "prometheus") -> str:
     return render(Runtime([program]).store, fmt)
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1) -> bool:
+    """Until ``predicate()`` is true, at most ``timeout`` seconds; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class Fixed:
+    """A collector giving the same families at every scrape."""
+
+    def __init__(self, *families) -> None:
+        self.families = families
+
+    def collect(self):
+        yield from self.families

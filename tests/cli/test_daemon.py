@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers import wait_for
+
 SCRIPT = Path(sys.executable).with_name("logmetrics")
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason="the logmetrics console script is not installed")
 
@@ -122,15 +124,6 @@ def append(path: Path, text: str) -> None:
     """Append ``text`` to the log at ``path``, as a server writes: opened, written, closed."""
     with open(path, "a", encoding="utf-8") as f:
         f.write(text)
-
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 class Writer(threading.Thread):

@@ -11,6 +11,7 @@ from logmetrics.exposition.families import gauge
 from logmetrics.exposition.render import gzip_accepted, negotiate, write_registry
 from logmetrics.store import Kind, Metric, MetricStore
 from tests.exposition.reference import ReferenceCollector
+from tests.helpers import Fixed
 
 ACCEPTS = [
     "", "*/*", "text/plain", "text/plain;version=0.0.4", "text/plain; version=1.0.0",
@@ -35,16 +36,6 @@ def test_the_content_type_prometheus_client_would_answer(accept):
     ("gzip", True), ("deflate, GZIP;q=0.5", True), ("br", False), ("", False), ("x-gzip", False)])
 def test_gzip_accepted(header, accepted):
     assert gzip_accepted(header) is accepted
-
-
-class Fixed:
-    """The same families at every scrape."""
-
-    def __init__(self, *families) -> None:
-        self.families = families
-
-    def collect(self):
-        yield from self.families
 
 
 def _registry() -> Registry:

@@ -23,6 +23,7 @@ from logmetrics.exposition.collector import Registry
 from logmetrics.exposition.families import counter, gauge
 from logmetrics.exposition.server import HttpLimits, MetricsServer
 from logmetrics.exposition.webconfig import WebConfig, WebConfigError, load_web_config
+from tests.helpers import Fixed
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
@@ -57,16 +58,6 @@ class Counters:
             family = counter(name, "a test counter")
             family.add([], value)
             yield family
-
-
-class Fixed:
-    """The same families at every scrape."""
-
-    def __init__(self, *families) -> None:
-        self.families = families
-
-    def collect(self):
-        yield from self.families
 
 
 def registry() -> Registry:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from logmetrics.exposition.collector import Registry
 from logmetrics.exposition.families import counter
 from logmetrics.exposition.textfile import TextfileWriter
+from tests.helpers import wait_for
 
 
 class Held:
@@ -37,15 +37,6 @@ def values(path: Path) -> dict[str, float]:
     return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
 
 
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
 def test_requests_return_while_the_render_is_under_way(tmp_path: Path) -> None:
     held = Held()
     registry = Registry()
@@ -60,7 +51,7 @@ def test_requests_return_while_the_render_is_under_way(tmp_path: Path) -> None:
     held.value = 2
     writer.request()  # asked again meanwhile: written once more after the one under way
     held.release.set()
-    assert wait_for(lambda: out.exists() and values(out) == {"things_total": 2.0})
+    assert wait_for(lambda: out.exists() and values(out) == {"things_total": 2.0}, interval=0.01)
     held.value = 3
     assert writer.close()  # the last write happens now, on the caller's thread
     assert values(out) == {"things_total": 3.0}
